@@ -22,7 +22,8 @@ void hash(std::span<uint8_t> out, std::string_view personal, std::initializer_li
           Bytes key = {}) noexcept;
 
 // Derive `outs.size()` 32-byte keys from `ikm` under `label`: prk = BLAKE2b-256(key=salt, ikm), then
-// out_i = BLAKE2b-256(key=prk, personal=label, [i]). At most 8 outputs.
+// out_i = BLAKE2b-256(key=prk, personal=label, [i]) for i = 1, 2, ... The extract step's personalization is
+// "voxa.kdf.extract". At most 8 outputs.
 void kdf(std::initializer_list<std::span<uint8_t, 32>> outs, std::string_view label, Bytes ikm,
          Bytes salt = {}) noexcept;
 

@@ -18,11 +18,15 @@ public:
     ~SodiumChaChaPoly() override { sodium_memzero(key_, sizeof key_); }
     void seal(const uint8_t nonce[12], std::span<const uint8_t> ad, uint8_t* data, std::size_t len,
               uint8_t tag[16]) noexcept override {
+        uint8_t empty = 0;
+        if (data == nullptr) data = &empty;   // libsodium declares the pointer nonnull even for len == 0
         crypto_aead_chacha20poly1305_ietf_encrypt_detached(data, tag, nullptr, data, len, ad.data(), ad.size(),
                                                            nullptr, nonce, key_);
     }
     bool open(const uint8_t nonce[12], std::span<const uint8_t> ad, uint8_t* data, std::size_t len,
               const uint8_t tag[16]) noexcept override {
+        uint8_t empty = 0;
+        if (data == nullptr) data = &empty;
         return crypto_aead_chacha20poly1305_ietf_decrypt_detached(data, nullptr, data, len, tag, ad.data(),
                                                                   ad.size(), nonce, key_) == 0;
     }
@@ -59,6 +63,7 @@ public:
     explicit SodiumStream(std::span<const uint8_t, 32> key) noexcept { std::memcpy(key_, key.data(), 32); }
     ~SodiumStream() override { sodium_memzero(key_, sizeof key_); }
     void xor_stream(const uint8_t nonce[12], uint8_t* data, std::size_t len) noexcept override {
+        if (len == 0) return;
         crypto_stream_chacha20_ietf_xor_ic(data, data, len, nonce, 0, key_);
     }
 
