@@ -44,11 +44,15 @@ public:
     ~SodiumAesGcm() override { sodium_memzero(&state_, sizeof state_); }
     void seal(const uint8_t nonce[12], std::span<const uint8_t> ad, uint8_t* data, std::size_t len,
               uint8_t tag[16]) noexcept override {
+        uint8_t empty = 0;
+        if (data == nullptr) data = &empty;
         crypto_aead_aes256gcm_encrypt_detached_afternm(data, tag, nullptr, data, len, ad.data(), ad.size(),
                                                        nullptr, nonce, &state_);
     }
     bool open(const uint8_t nonce[12], std::span<const uint8_t> ad, uint8_t* data, std::size_t len,
               const uint8_t tag[16]) noexcept override {
+        uint8_t empty = 0;
+        if (data == nullptr) data = &empty;
         return crypto_aead_aes256gcm_decrypt_detached_afternm(data, nullptr, data, len, tag, ad.data(), ad.size(),
                                                               nonce, &state_) == 0;
     }
