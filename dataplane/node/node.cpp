@@ -25,6 +25,7 @@ std::string_view drop_name(Drop d) noexcept {
         case Drop::kNoRoute: return "no_route";
         case Drop::kCircuitsFull: return "circuits_full";
         case Drop::kBadExtend: return "bad_extend";
+        case Drop::kOrphansFull: return "orphans_full";
         case Drop::kCount: break;
     }
     return "unknown";

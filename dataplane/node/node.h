@@ -62,7 +62,8 @@ struct NodeConfig {
     link::LinkConfig link;
     reassembly::ReassemblyConfig reassembly;
     std::size_t circuits_max = 8192;                // relay-side circuit table
-    uint64_t circuit_build_timeout_ns = 3 * kNsPerS;
+    uint64_t circuit_build_timeout_ns = 3 * kNsPerS;       // ceiling; the working value adapts (see below)
+    uint64_t circuit_build_timeout_min_ns = 20 * kNsPerMs;
     uint64_t circuit_lifetime_ns = 600 * kNsPerS;   // origin circuits are rotated after this
     uint64_t status_idle_ns = 40 * kNsPerMs;        // receiver: a part idle this long gets a STATUS (NACK)
     uint64_t probe_after_ns = 400 * kNsPerMs;       // sender: no feedback this long -> resend manifests
@@ -70,6 +71,7 @@ struct NodeConfig {
     std::size_t pending_cells_per_peer_max = 4096;  // cells held while a link handshake completes
     std::size_t outgoing_messages_max = 256;
     std::size_t replyable_max = 1024;               // requests remembered for reply()
+    std::size_t orphan_cells_max = 8192;            // fragments held until their manifest arrives
 };
 
 // For tests of the protocol's defences only: a relay that misbehaves on purpose.
@@ -90,7 +92,7 @@ struct CircuitRef {
 // Node-level drops (link, circuit and reassembly layers count their own).
 enum class Drop : uint8_t {
     kNone, kBadCell, kUnknownCircuit, kBadRelayMsg, kUnexpectedMsg, kBadE2eTag, kPendingFull, kNoRoute,
-    kCircuitsFull, kBadExtend, kCount
+    kCircuitsFull, kBadExtend, kOrphansFull, kCount
 };
 std::string_view drop_name(Drop d) noexcept;
 
@@ -184,14 +186,15 @@ private:
     void extend_or_finish(OriginCircuit& oc) noexcept;
     void kill_origin_circuit(OriginCircuit& oc, bool send_destroy_cell) noexcept;
     void tick_circuits() noexcept;
-    bool set_ready(const CircuitSet& set) const noexcept;
+    uint64_t build_timeout_ns() const noexcept;
     OriginCircuit* origin_circuit(const CircuitRef& ref) noexcept;
 
     // node_delivery.cpp: sending, retransmitting, receiving
     std::optional<MessageId> start_outgoing(std::span<const uint8_t> message, const MessageId* in_reply_to,
                                             const NodeId* destination, std::span<const CircuitRef> refs,
                                             std::string* error);
-    void send_all_parts(Outgoing& out) noexcept;
+    void send_part(Outgoing& out, std::size_t part) noexcept;
+    void assign_parts(Outgoing& out) noexcept;
     void send_manifest(Outgoing& out, std::size_t part) noexcept;
     void send_fragment(Outgoing& out, std::size_t part, uint32_t fragment) noexcept;
     bool ref_alive(const CircuitRef& ref) noexcept;
@@ -225,6 +228,16 @@ private:
     std::unordered_map<MessageId, std::unique_ptr<Inbound>, MessageIdHash> inbound_;
     std::deque<std::pair<MessageId, std::array<CircuitRef, wire::kPartsMax>>> replyable_;
     std::deque<Received> received_;
+
+    // Fragments that overtook their message's manifest (possible whenever a path reorders), replayed into the
+    // reassembler when the manifest arrives. Bounded by orphan_cells_max.
+    struct Orphan {
+        CircuitRef ref;
+        std::vector<uint8_t> data;
+    };
+    std::unordered_map<MessageId, std::vector<Orphan>, MessageIdHash> orphans_;
+    std::size_t orphan_cells_ = 0;
+    uint64_t build_ns_avg_ = 0;   // running average of successful circuit builds; 0 until the first
 };
 
 }  // namespace voxa::node

@@ -2,6 +2,7 @@
 // first hop, then EXTEND through the circuit's current end), rebuilt when they fail and rotated when old.
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "node/node.h"
@@ -102,6 +103,8 @@ void Node::extend_or_finish(OriginCircuit& oc) noexcept {
         oc.state = OriginCircuit::State::kReady;
         oc.ready_ns = clock_.now_ns();
         stats_.circuits_built += 1;
+        const uint64_t took = oc.ready_ns - oc.started_ns;
+        build_ns_avg_ = build_ns_avg_ == 0 ? took : (7 * build_ns_avg_ + took) / 8;
         return;
     }
     const KnownNode& next = known_[oc.path[built]];
@@ -152,18 +155,18 @@ void Node::kill_origin_circuit(OriginCircuit& oc, bool send_destroy_cell) noexce
     oc.set = nullptr;
 }
 
-bool Node::set_ready(const CircuitSet& set) const noexcept {
-    for (const OriginCircuit* oc : set.slots) {
-        if (oc == nullptr || oc->state != OriginCircuit::State::kReady) return false;
-    }
-    return true;
+// A build that takes four times longer than builds usually take here has almost surely lost a cell: give up on
+// it early and build another, instead of waiting for the worst case the configuration allows.
+uint64_t Node::build_timeout_ns() const noexcept {
+    if (build_ns_avg_ == 0) return config_.circuit_build_timeout_ns;
+    return std::clamp(4 * build_ns_avg_, config_.circuit_build_timeout_min_ns, config_.circuit_build_timeout_ns);
 }
 
 void Node::tick_circuits() noexcept {
     const uint64_t now = clock_.now_ns();
     for (auto it = origin_.begin(); it != origin_.end();) {
         OriginCircuit& oc = *it->second;
-        if (oc.state == OriginCircuit::State::kBuilding && now - oc.started_ns > config_.circuit_build_timeout_ns) {
+        if (oc.state == OriginCircuit::State::kBuilding && now - oc.started_ns > build_timeout_ns()) {
             kill_origin_circuit(oc, true);
         }
         if (oc.state == OriginCircuit::State::kReady && now - oc.ready_ns > config_.circuit_lifetime_ns) {

@@ -113,7 +113,11 @@ std::optional<MessageId> Node::start_outgoing(std::span<const uint8_t> message, 
     Outgoing& ref = *out;
     outgoing_.emplace(id, std::move(out));
     stats_.messages_sent += 1;
-    if (ref.state == SendState::kSending) send_all_parts(ref);
+    if (ref.state == SendState::kSending) {
+        for (std::size_t part = 0; part < config_.n; ++part) send_part(ref, part);
+    } else {
+        assign_parts(ref);   // circuits that are already up carry their parts at once
+    }
     return id;
 }
 
@@ -126,12 +130,38 @@ bool Node::ref_alive(const CircuitRef& ref) noexcept {
     return false;
 }
 
-void Node::send_all_parts(Outgoing& out) noexcept {
+void Node::send_part(Outgoing& out, std::size_t part) noexcept {
+    if (out.part_ref[part].kind == CircuitRef::Kind::kNone) return;
+    send_manifest(out, part);
+    for (uint32_t f = 0; f < out.fragments_per_part; ++f) send_fragment(out, part, f);
+}
+
+// A request's part i rides the set's slot-i circuit. Parts go out as soon as their own circuit is up (any k of
+// them suffice, so one slow circuit build does not hold the message back), and a part whose circuit died moves
+// to the slot's replacement, which path selection kept disjoint from the set's other circuits.
+void Node::assign_parts(Outgoing& out) noexcept {
+    auto set_it = sets_.find(*out.destination);
+    if (set_it == sets_.end()) return;
+    CircuitSet& set = *set_it->second;
+    bool refill = false;
     for (std::size_t part = 0; part < config_.n; ++part) {
-        if (out.part_ref[part].kind == CircuitRef::Kind::kNone) continue;
-        send_manifest(out, part);
-        for (uint32_t f = 0; f < out.fragments_per_part; ++f) send_fragment(out, part, f);
+        if (ref_alive(out.part_ref[part])) continue;
+        OriginCircuit* oc = set.slots[part];
+        if (oc == nullptr) {
+            refill = true;
+            continue;
+        }
+        const bool in_use =
+            std::find(out.part_ref.begin(), out.part_ref.end(), oc->ref) != out.part_ref.end();
+        if (oc->state != OriginCircuit::State::kReady || in_use) continue;
+        out.part_ref[part] = oc->ref;
+        if (out.state == SendState::kBuildingCircuits) {
+            out.state = SendState::kSending;
+            out.last_feedback_ns = clock_.now_ns();
+        }
+        send_part(out, part);
     }
+    if (refill) circuit_set(*out.destination, nullptr);
 }
 
 void Node::send_manifest(Outgoing& out, std::size_t part) noexcept {
@@ -200,6 +230,10 @@ Node::Inbound* Node::inbound(const MessageId& id, bool create) noexcept {
         auto oldest = std::min_element(inbound_.begin(), inbound_.end(), [](const auto& a, const auto& b) {
             return a.second->created_ns < b.second->created_ns;
         });
+        if (auto orphans = orphans_.find(oldest->first); orphans != orphans_.end()) {
+            orphan_cells_ -= orphans->second.size();
+            orphans_.erase(orphans);
+        }
         inbound_.erase(oldest);
     }
     auto in = std::make_unique<Inbound>();
@@ -236,6 +270,12 @@ void Node::on_manifest(const CircuitRef& ref, std::span<const uint8_t> data) noe
         in->part_ref[part] = ref;
         in->last_progress_ns[part] = clock_.now_ns();
     }
+    if (auto orphans = orphans_.find(m.message_id); orphans != orphans_.end()) {
+        std::vector<Orphan> held = std::move(orphans->second);
+        orphans_.erase(orphans);
+        orphan_cells_ -= held.size();
+        for (const Orphan& o : held) on_data(o.ref, o.data);
+    }
 }
 
 void Node::on_data(const CircuitRef& ref, std::span<const uint8_t> data) noexcept {
@@ -250,6 +290,12 @@ void Node::on_data(const CircuitRef& ref, std::span<const uint8_t> data) noexcep
     if (why == reassembly::Drop::kUnknownMessage) {
         Inbound* in = inbound(frag.message_id, true);
         in->part_ref[frag.part] = ref;
+        if (orphan_cells_ < config_.orphan_cells_max) {
+            orphans_[frag.message_id].push_back(Orphan{ref, std::vector<uint8_t>(data.begin(), data.end())});
+            orphan_cells_ += 1;
+        } else {
+            stats_.drops[std::size_t(Drop::kOrphansFull)] += 1;
+        }
         if (now - in->need_manifest_sent_ns >= config_.status_idle_ns) {
             in->need_manifest_sent_ns = now;
             send_status(*in, frag.part, kStatusNeedManifest);
@@ -326,34 +372,10 @@ void Node::tick_delivery() noexcept {
             ++it;
             continue;
         }
+        if (out.destination) assign_parts(out);
         if (out.state == SendState::kBuildingCircuits) {
-            CircuitSet* set = circuit_set(*out.destination, nullptr);   // refills failed slots
-            if (set != nullptr && set_ready(*set)) {
-                for (std::size_t part = 0; part < config_.n; ++part) out.part_ref[part] = set->slots[part]->ref;
-                out.state = SendState::kSending;
-                out.last_feedback_ns = now;
-                send_all_parts(out);
-            }
             ++it;
             continue;
-        }
-        // kSending: a request whose part lost its circuit moves that part to the set's replacement circuit,
-        // which path selection kept disjoint from the set's other circuits.
-        if (out.destination) {
-            auto set = sets_.find(*out.destination);
-            for (std::size_t part = 0; part < config_.n && set != sets_.end(); ++part) {
-                if (ref_alive(out.part_ref[part])) continue;
-                OriginCircuit* fresh = set->second->slots[part];
-                const bool in_use = fresh != nullptr && std::find(out.part_ref.begin(), out.part_ref.end(),
-                                                                  fresh->ref) != out.part_ref.end();
-                if (fresh != nullptr && fresh->state == OriginCircuit::State::kReady && !in_use) {
-                    out.part_ref[part] = fresh->ref;
-                    send_manifest(out, part);
-                    for (uint32_t f = 0; f < out.fragments_per_part; ++f) send_fragment(out, part, f);
-                } else if (fresh == nullptr) {
-                    circuit_set(*out.destination, nullptr);
-                }
-            }
         }
         if (now - std::max(out.last_feedback_ns, out.last_probe_ns) >= config_.probe_after_ns) {
             out.last_probe_ns = now;
@@ -372,6 +394,10 @@ void Node::tick_delivery() noexcept {
                           (state == reassembly::MessageState::kUnknown && in.have_manifest) ||
                           now - in.created_ns > config_.reassembly.age_ns;
         if (gone) {
+            if (auto orphans = orphans_.find(in.id); orphans != orphans_.end()) {
+                orphan_cells_ -= orphans->second.size();
+                orphans_.erase(orphans);
+            }
             it = inbound_.erase(it);
             continue;
         }

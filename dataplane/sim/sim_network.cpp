@@ -79,19 +79,27 @@ void SimNetwork::transmit(uint32_t from, const Endpoint& to, std::span<const uin
         stats_.corrupted += 1;
     }
     uint64_t delay = impairment_.delay_ns + (impairment_.jitter_ns ? rng_() % (impairment_.jitter_ns + 1) : 0);
-    if (coin(rng_) < impairment_.reorder) {
+    const bool reordered = coin(rng_) < impairment_.reorder;
+    if (reordered) {
         delay += impairment_.reorder_delay_ns;
         stats_.reordered += 1;
     }
     if (coin(rng_) < impairment_.duplicate) {
         stats_.duplicated += 1;
-        schedule(from, dest, copy, delay + impairment_.jitter_ns + 1);
+        schedule(from, dest, copy, delay + impairment_.jitter_ns + 1, reordered);
     }
-    schedule(from, dest, std::move(copy), delay);
+    schedule(from, dest, std::move(copy), delay, reordered);
 }
 
-void SimNetwork::schedule(uint32_t from, uint32_t to, std::vector<uint8_t> bytes, uint64_t delay_ns) {
-    queue_.push(Datagram{clock_.now_ns() + std::max<uint64_t>(delay_ns, 1), seq_++, to, from, std::move(bytes)});
+void SimNetwork::schedule(uint32_t from, uint32_t to, std::vector<uint8_t> bytes, uint64_t delay_ns,
+                          bool reordered) {
+    uint64_t at = clock_.now_ns() + std::max<uint64_t>(delay_ns, 1);
+    if (!reordered) {
+        uint64_t& last = link_last_ns_[(uint64_t(from) << 32) | to];
+        at = std::max(at, last);
+        last = at;
+    }
+    queue_.push(Datagram{at, seq_++, to, from, std::move(bytes)});
 }
 
 bool SimNetwork::run_until(const std::function<bool()>& done, uint64_t limit_ns) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <queue>
 #include <random>
+#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
@@ -25,7 +26,7 @@ struct Impairment {
     double duplicate = 0.0;             // probability it is delivered twice
     double corrupt = 0.0;               // probability one bit of it is flipped
     uint64_t delay_ns = 500'000;        // one-way base delay
-    uint64_t jitter_ns = 100'000;       // uniform extra delay in [0, jitter_ns]
+    uint64_t jitter_ns = 100'000;       // uniform extra delay in [0, jitter_ns]; keeps the link's order
     uint64_t reorder_delay_ns = 3'000'000;
 };
 
@@ -84,7 +85,8 @@ private:
     };
 
     void transmit(uint32_t from, const Endpoint& to, std::span<const uint8_t> bytes);
-    void schedule(uint32_t from, uint32_t to, std::vector<uint8_t> bytes, uint64_t delay_ns);
+    // In-order arrival on the (from, to) link unless `reordered`: jitter alone never overtakes, as on a real path.
+    void schedule(uint32_t from, uint32_t to, std::vector<uint8_t> bytes, uint64_t delay_ns, bool reordered);
 
     uint64_t seed_;
     Impairment impairment_;
@@ -94,6 +96,7 @@ private:
     std::vector<std::unique_ptr<SimNode>> nodes_;
     std::priority_queue<Datagram, std::vector<Datagram>, Later> queue_;
     uint64_t seq_ = 0;
+    std::unordered_map<uint64_t, uint64_t> link_last_ns_;   // (from, to) -> latest in-order arrival scheduled
     NetworkStats stats_;
     static constexpr uint64_t kTickNs = 1'000'000;   // node timers run every simulated millisecond
 };
