@@ -144,11 +144,7 @@ TEST_F(Harness, SurvivesLossOfNMinusKCircuitsMidTransfer) {
 }
 
 TEST_F(Harness, SixtyFourMiBUnderLossReorderDuplicationAndCorruption) {
-#if defined(__SANITIZE_ADDRESS__)
-    const std::size_t bytes = 16u << 20;   // the same path, a quarter of the bytes, under the sanitizers
-#else
     const std::size_t bytes = 64u << 20;
-#endif
     Impairment imp;
     imp.loss = 0.10;
     imp.reorder = 0.05;
