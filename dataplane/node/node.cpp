@@ -91,8 +91,8 @@ void Node::on_datagram(const Endpoint& from, uint8_t* data, std::size_t len) noe
             flush_pending(ev.peer);
             break;
         case link::RxEvent::Kind::kPayload:
-            // The first authenticated packet of a responder's session also confirms it; flush in case.
-            if (pending_.count(ev.peer) != 0) flush_pending(ev.peer);
+            // A responder's session is confirmed by the initiator's first transport packet, which may carry data.
+            if (ev.session_up) flush_pending(ev.peer);
             on_cell(ev.peer, data, ev.payload, ev.payload_len);
             break;
         case link::RxEvent::Kind::kDropped:

@@ -78,6 +78,20 @@ TEST_F(Harness, RequestAndReplyOverThreeHopCircuits) {
     EXPECT_GT(origin().link_stats().handshakes_completed, 0u);
 }
 
+TEST_F(Harness, OneByteArrivesAndOversizedMessagesAreRefused) {
+    build(15, 7);
+    const std::vector<uint8_t> one{0x5a};
+    auto got = transfer(one, 10 * kSecond);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->bytes, one);
+
+    std::string error;
+    std::vector<uint8_t> huge(wire::kMessageBytesMax + 1, 0);
+    EXPECT_FALSE(origin().send(destination().id(), huge, &error).has_value());
+    EXPECT_NE(error.find("outside"), std::string::npos) << error;
+    EXPECT_FALSE(origin().send(destination().id(), {}, &error).has_value());
+}
+
 TEST_F(Harness, CircuitsOfOneMessageShareNoRelayAndNoRelayHoldsKParts) {
     build(15, 2);
     auto got = transfer(random_bytes(50'000), 10 * kSecond);
