@@ -65,6 +65,7 @@ struct NodeConfig {
     uint64_t circuit_build_timeout_ns = 3 * kNsPerS;       // ceiling; the working value adapts (see below)
     uint64_t circuit_build_timeout_min_ns = 20 * kNsPerMs;
     uint64_t circuit_lifetime_ns = 600 * kNsPerS;   // origin circuits are rotated after this
+    uint64_t relay_idle_ns = 900 * kNsPerS;         // a relayed or ended circuit silent this long is torn down
     uint64_t status_idle_ns = 40 * kNsPerMs;        // receiver: a part idle this long gets a STATUS (NACK)
     uint64_t probe_after_ns = 400 * kNsPerMs;       // sender: no feedback this long -> resend manifests
     uint64_t message_timeout_ns = 120 * kNsPerS;    // sender gives up
@@ -187,6 +188,7 @@ private:
     void kill_origin_circuit(OriginCircuit& oc, bool send_destroy_cell) noexcept;
     void tick_circuits() noexcept;
     uint64_t build_timeout_ns() const noexcept;
+    void expire_relay_circuits() noexcept;
     OriginCircuit* origin_circuit(const CircuitRef& ref) noexcept;
 
     // node_delivery.cpp: sending, retransmitting, receiving
@@ -237,6 +239,7 @@ private:
     };
     std::unordered_map<MessageId, std::vector<Orphan>, MessageIdHash> orphans_;
     std::size_t orphan_cells_ = 0;
+    uint64_t last_relay_sweep_ns_ = 0;
     uint64_t build_ns_avg_ = 0;   // running average of successful circuit builds; 0 until the first
 };
 

@@ -184,6 +184,22 @@ void Node::tick_circuits() noexcept {
             ++it;
         }
     }
+    if (now - last_relay_sweep_ns_ >= kNsPerS) {
+        last_relay_sweep_ns_ = now;
+        expire_relay_circuits();
+    }
+}
+
+// Circuits this node relays or ends are freed by DESTROY; one whose origin vanished without it is freed when idle,
+// so the bounded table cannot fill up with the dead.
+void Node::expire_relay_circuits() noexcept {
+    const uint64_t now = clock_.now_ns();
+    relays_.for_each([&](circuit::RelayCircuit& c) {
+        if (now - c.last_used_ns <= config_.relay_idle_ns) return;
+        send_destroy(c.prev_peer, c.prev_id);
+        if (c.next_peer != circuit::kNoPeer) send_destroy(c.next_peer, c.next_id);
+        relays_.erase(&c);
+    });
 }
 
 std::vector<std::vector<NodeId>> Node::circuit_paths(const NodeId& destination) const {

@@ -115,6 +115,18 @@ TEST_F(Harness, CircuitsOfOneMessageShareNoRelayAndNoRelayHoldsKParts) {
     EXPECT_EQ(destination().relay_circuits(), config_.n);
 }
 
+TEST_F(Harness, RelaysForgetCircuitsWhoseOriginVanished) {
+    config_.relay_idle_ns = 5 * kSecond;
+    build(15, 8);
+    ASSERT_TRUE(transfer(random_bytes(1000), 10 * kSecond).has_value());
+    std::size_t relaying = 0;
+    for (std::size_t i = 2; i < net_->size(); ++i) relaying += net_->node(i).relay_circuits();
+    EXPECT_EQ(relaying, config_.n * config_.hops);
+    net_->set_blackhole(0, true);   // the origin crashes: no DESTROY ever comes
+    net_->run_for(8 * kSecond);
+    for (std::size_t i = 1; i < net_->size(); ++i) EXPECT_EQ(net_->node(i).relay_circuits(), 0u) << "node " << i;
+}
+
 TEST_F(Harness, FiveRelaysCannotCarryRelayDisjointCircuits) {
     build(5, 3);
     std::string error;
