@@ -11,6 +11,7 @@
 #include "common/bytes.h"
 #include "common/clock.h"
 #include "reassembly/reassembler.h"
+#include "split/codec.h"
 #include "split/fragment.h"
 #include "split/splitter.h"
 
@@ -209,21 +210,123 @@ TEST_F(Reassembly, CorruptedPartIsRejectedAndMessageCompletesFromOthers) {
     auto bad = f.fragments[1][2];
     bad[30] ^= 0x04;
     for (uint32_t j = 0; j < f.fragments[1].size(); ++j) {
-        Drop const d = feed(r, j == 2 ? bad : f.fragments[1][j]);
-        EXPECT_EQ(d, j + 1 == f.fragments[1].size() ? Drop::kPartDigest : Drop::kNone);
+        EXPECT_EQ(feed(r, j == 2 ? bad : f.fragments[1][j]), Drop::kNone);
     }
-    EXPECT_EQ(r.stats().parts_rejected, 1u);
-    EXPECT_EQ(drops(r, Drop::kPartDigest), 1u);
-    EXPECT_EQ(r.stats().bytes_in_flight, 0u) << "the rejected part's buffer is freed";
-    EXPECT_EQ(r.verified_parts_mask(f.id()), 0u);
+    // Complete but not verified yet: nothing is missing, and it is not in the verified mask.
     Range whole[2];
+    EXPECT_EQ(r.missing(f.id(), 1, whole), 0u) << "a complete part waiting for its batch misses nothing";
+    EXPECT_EQ(r.verified_parts_mask(f.id()), 0u);
+    EXPECT_EQ(feed(r, f.fragments[1][0]), Drop::kDuplicate);
+    EXPECT_EQ(r.stats().parts_rejected, 0u);
+    // Parts 0 and 3 make k complete parts: the fragment that completes the batch reports the bad part.
+    auto s = schedule(f, {0, 3});
+    for (std::size_t i = 0; i + 1 < s.size(); ++i) {
+        EXPECT_EQ(feed(r, f.fragments[s[i].first][s[i].second]), Drop::kNone);
+    }
+    EXPECT_EQ(feed(r, f.fragments[s.back().first][s.back().second]), Drop::kPartDigest);
+    EXPECT_EQ(r.stats().parts_rejected, 1u);
+    EXPECT_EQ(r.stats().parts_verified, 2u);
+    EXPECT_EQ(drops(r, Drop::kPartDigest), 1u);
+    EXPECT_EQ(r.stats().bytes_in_flight, 2u * f.manifest.part_bytes) << "the rejected part's buffer is freed";
+    EXPECT_EQ(r.verified_parts_mask(f.id()), 0b01001);
+    EXPECT_EQ(r.state(f.id()), MessageState::kInProgress);
     ASSERT_EQ(r.missing(f.id(), 1, whole), 1u) << "the whole part is missing again";
     EXPECT_EQ(whole[0].first, 0u);
     EXPECT_EQ(whole[0].last, f.fragments[1].size() - 1);
-    for (auto [p, j] : schedule(f, {0, 3})) EXPECT_EQ(feed(r, f.fragments[p][j]), Drop::kNone);
-    EXPECT_EQ(r.verified_parts_mask(f.id()), 0b01001);
     for (auto [p, j] : schedule(f, {4})) feed(r, f.fragments[p][j]);
+    EXPECT_EQ(r.stats().parts_verified, 3u);
     expect_completed(r, f);
+}
+
+TEST_F(Reassembly, BatchWithSeveralBadPartsWaitsForGoodOnes) {
+    Reassembler r(small_config(), clock_);
+    Framed const f = make(40'000, {3, 6});
+    ASSERT_EQ(r.accept_manifest(1, f.manifest_bytes), Drop::kNone);
+    auto bad0 = f.fragments[0].back();
+    bad0.back() ^= 0x01;
+    auto bad2 = f.fragments[2][0];
+    bad2[24] ^= 0x10;
+    for (uint32_t j = 0; j + 1 < f.fragments[0].size(); ++j) EXPECT_EQ(feed(r, f.fragments[0][j]), Drop::kNone);
+    EXPECT_EQ(feed(r, bad0), Drop::kNone);
+    for (auto [p, j] : schedule(f, {1})) EXPECT_EQ(feed(r, f.fragments[p][j]), Drop::kNone);
+    EXPECT_EQ(feed(r, bad2), Drop::kNone);
+    for (uint32_t j = 1; j + 1 < f.fragments[2].size(); ++j) EXPECT_EQ(feed(r, f.fragments[2][j]), Drop::kNone);
+    EXPECT_EQ(r.verified_parts_mask(f.id()), 0u) << "two complete parts of k = 3: nothing hashed yet";
+    EXPECT_EQ(feed(r, f.fragments[2].back()), Drop::kPartDigest);
+    EXPECT_EQ(r.stats().parts_rejected, 2u);
+    EXPECT_EQ(drops(r, Drop::kPartDigest), 2u) << "counted once per rejected part";
+    EXPECT_EQ(r.verified_parts_mask(f.id()), 0b010);
+    EXPECT_EQ(r.stats().bytes_in_flight, f.manifest.part_bytes);
+    // One more part is not enough (1 verified + 1 complete < 3); the next completes the message.
+    for (auto [p, j] : schedule(f, {4})) EXPECT_EQ(feed(r, f.fragments[p][j]), Drop::kNone);
+    EXPECT_EQ(r.verified_parts_mask(f.id()), 0b010);
+    Range none[1];
+    EXPECT_EQ(r.missing(f.id(), 4, none), 0u);
+    for (auto [p, j] : schedule(f, {5})) EXPECT_EQ(feed(r, f.fragments[p][j]), Drop::kNone);
+    EXPECT_EQ(r.stats().parts_verified, 3u);
+    expect_completed(r, f);
+    EXPECT_EQ(feed(r, f.fragments[3][0]), Drop::kLate);
+}
+
+TEST_F(Reassembly, EvictionFreesCompleteUnverifiedParts) {
+    ReassemblyConfig c = small_config();
+    c.messages_max = 1;
+    Reassembler r(c, clock_);
+    Framed const f = make(20'000, {3, 5});
+    Framed const g = make(20'000, {3, 5});
+    ASSERT_EQ(r.accept_manifest(1, f.manifest_bytes), Drop::kNone);
+    for (auto [p, j] : schedule(f, {0, 1})) EXPECT_EQ(feed(r, f.fragments[p][j]), Drop::kNone);
+    EXPECT_EQ(r.stats().bytes_in_flight, 2u * f.manifest.part_bytes);
+    ASSERT_EQ(r.accept_manifest(1, g.manifest_bytes), Drop::kNone);
+    EXPECT_EQ(r.stats().evicted_pressure, 1u);
+    EXPECT_EQ(r.stats().bytes_in_flight, 0u);
+    EXPECT_EQ(feed(r, f.fragments[2][0]), Drop::kUnknownMessage);
+    for (auto [p, j] : schedule(g, {4, 2, 0})) EXPECT_EQ(feed(r, g.fragments[p][j]), Drop::kNone);
+    expect_completed(r, g);
+    EXPECT_EQ(r.stats().parts_verified, 3u) << "the evicted message's complete parts were never hashed";
+}
+
+// Fragments of several messages interleaved one by one, an evicted message whose slot is taken by another, and
+// late fragments of two finished messages alternating: every fragment goes to its own message.
+TEST_F(Reassembly, InterleavedMessagesAndSlotReuse) {
+    ReassemblyConfig c = small_config();
+    c.messages_max = 2;
+    Reassembler r(c, clock_);
+    Framed const a = make(9'000, {2, 3});
+    Framed const b = make(7'000, {2, 3});
+    Framed const e = make(5'000, {2, 3});
+    ASSERT_EQ(r.accept_manifest(1, a.manifest_bytes), Drop::kNone);
+    ASSERT_EQ(r.accept_manifest(1, b.manifest_bytes), Drop::kNone);
+    auto sa = schedule(a, {2, 0});
+    auto sb = schedule(b, {1, 2});
+    for (std::size_t i = 0; i < std::max(sa.size(), sb.size()); ++i) {
+        if (i < sa.size()) {
+            EXPECT_EQ(feed(r, a.fragments[sa[i].first][sa[i].second]), Drop::kNone);
+        }
+        if (i < sb.size()) {
+            EXPECT_EQ(feed(r, b.fragments[sb[i].first][sb[i].second]), Drop::kNone);
+        }
+    }
+    expect_completed(r, b);   // fewer fragments: it finishes first
+    expect_completed(r, a);
+    for (uint32_t j = 0; j < a.fragments[1].size(); ++j) {
+        EXPECT_EQ(feed(r, a.fragments[1][j]), Drop::kLate);
+        EXPECT_EQ(feed(r, b.fragments[0][j % b.fragments[0].size()]), Drop::kLate);
+    }
+    // Slot reuse: `a2` is filled, evicted by two newer manifests, and its fragments are unknown afterwards.
+    Framed const a2 = make(9'000, {2, 3});
+    ASSERT_EQ(r.accept_manifest(1, a2.manifest_bytes), Drop::kNone);
+    EXPECT_EQ(feed(r, a2.fragments[0][0]), Drop::kNone);
+    ASSERT_EQ(r.accept_manifest(1, e.manifest_bytes), Drop::kNone);
+    Framed const g = make(6'000, {2, 3});
+    ASSERT_EQ(r.accept_manifest(1, g.manifest_bytes), Drop::kNone);
+    EXPECT_EQ(r.state(a2.id()), MessageState::kUnknown);
+    EXPECT_EQ(feed(r, a2.fragments[0][1]), Drop::kUnknownMessage);
+    for (auto [p, j] : schedule(g, {0, 1})) EXPECT_EQ(feed(r, g.fragments[p][j]), Drop::kNone);
+    for (auto [p, j] : schedule(e, {1, 2})) EXPECT_EQ(feed(r, e.fragments[p][j]), Drop::kNone);
+    expect_completed(r, g);
+    expect_completed(r, e);
+    EXPECT_EQ(r.stats().bytes_in_flight, 0u);
 }
 
 TEST_F(Reassembly, RejectedPartCanBeResent) {
@@ -234,8 +337,16 @@ TEST_F(Reassembly, RejectedPartCanBeResent) {
     bad[40] ^= 1;
     feed(r, bad);
     for (uint32_t j = 1; j < f.fragments[0].size(); ++j) feed(r, f.fragments[0][j]);
+    EXPECT_EQ(r.stats().parts_rejected, 0u) << "verified only with k complete parts";
+    auto s = schedule(f, {1});
+    for (std::size_t i = 0; i + 1 < s.size(); ++i) {
+        EXPECT_EQ(feed(r, f.fragments[s[i].first][s[i].second]), Drop::kNone);
+    }
+    EXPECT_EQ(feed(r, f.fragments[s.back().first][s.back().second]), Drop::kPartDigest);
     EXPECT_EQ(r.stats().parts_rejected, 1u);
-    for (auto [p, j] : schedule(f, {0, 1})) EXPECT_EQ(feed(r, f.fragments[p][j]), Drop::kNone);
+    EXPECT_EQ(r.verified_parts_mask(f.id()), 0b10);
+    EXPECT_EQ(feed(r, f.fragments[1][0]), Drop::kDuplicate);
+    for (auto [p, j] : schedule(f, {0})) EXPECT_EQ(feed(r, f.fragments[p][j]), Drop::kNone);
     expect_completed(r, f);
 }
 
@@ -245,7 +356,9 @@ TEST_F(Reassembly, WrongTailFailsTheCanaryAndIsRemembered) {
     f.manifest_bytes[60] ^= 1;   // in the tail: every digest still verifies, the key comes out wrong
     ASSERT_EQ(r.accept_manifest(1, f.manifest_bytes), Drop::kNone);
     auto s = schedule(f, {0, 1});
-    for (std::size_t i = 0; i + 1 < s.size(); ++i) EXPECT_EQ(feed(r, f.fragments[s[i].first][s[i].second]), Drop::kNone);
+    for (std::size_t i = 0; i + 1 < s.size(); ++i) {
+        EXPECT_EQ(feed(r, f.fragments[s[i].first][s[i].second]), Drop::kNone);
+    }
     EXPECT_EQ(feed(r, f.fragments[s.back().first][s.back().second]), Drop::kCanary);
     EXPECT_EQ(r.state(f.id()), MessageState::kFailed);
     EXPECT_EQ(drops(r, Drop::kCanary), 1u);
@@ -507,6 +620,30 @@ TEST_F(Reassembly, PropertyAnyKPartsInAnyOrder) {
         EXPECT_FALSE(r.pop_completed(&done));
     }
     EXPECT_EQ(drops(r, Drop::kCanary), 0u);
+}
+
+// The batch hash the reassembler verifies with: every batch size (1 part alone, vector groups of up to 8, more
+// than 8 in two groups) and both whole and half final blocks must give each part's own inner hash.
+TEST(ReassemblyBatchHash, PartsInnerMatchesOnePartAtATime) {
+    for (std::size_t part_bytes : {std::size_t(64), std::size_t(128), std::size_t(1216), std::size_t(16384 + 64)}) {
+        for (std::size_t count = 1; count <= wire::kPartsMax; ++count) {
+            std::vector<std::vector<uint8_t>> parts(count);
+            std::vector<const uint8_t*> ptrs;
+            for (auto& p : parts) {
+                p = random_bytes(part_bytes);
+                ptrs.push_back(p.data());
+            }
+            std::vector<split::Inner> got(count);
+            std::vector<split::Inner*> outs;
+            for (auto& g : got) outs.push_back(&g);
+            split::parts_inner(ptrs, part_bytes, outs.data());
+            for (std::size_t i = 0; i < count; ++i) {
+                split::Inner want;
+                split::part_inner(parts[i], &want);
+                EXPECT_EQ(got[i], want) << "part_bytes " << part_bytes << " count " << count << " part " << i;
+            }
+        }
+    }
 }
 
 TEST(ReassemblyDrop, NamesAreDistinct) {
