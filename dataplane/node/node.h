@@ -67,6 +67,8 @@ struct NodeConfig {
     uint64_t circuit_lifetime_ns = 600 * kNsPerS;   // origin circuits are rotated after this
     uint64_t relay_idle_ns = 900 * kNsPerS;         // a relayed or ended circuit silent this long is torn down
     uint64_t status_idle_ns = 40 * kNsPerMs;        // receiver: a part idle this long gets a STATUS (NACK)
+    uint32_t status_every_cells = 256;              // receiver: a progress STATUS (ack) per this many fragments
+    uint32_t window_cells = 1024;                   // sender: fragments in flight per circuit beyond the ack
     uint64_t probe_after_ns = 400 * kNsPerMs;       // sender: no feedback this long -> resend manifests
     uint64_t message_timeout_ns = 120 * kNsPerS;    // sender gives up
     std::size_t pending_cells_per_peer_max = 4096;  // cells held while a link handshake completes
@@ -196,6 +198,7 @@ private:
                                             const NodeId* destination, std::span<const CircuitRef> refs,
                                             std::string* error);
     void send_part(Outgoing& out, std::size_t part) noexcept;
+    void pump_part(Outgoing& out, std::size_t part) noexcept;
     void assign_parts(Outgoing& out) noexcept;
     void send_manifest(Outgoing& out, std::size_t part) noexcept;
     void send_fragment(Outgoing& out, std::size_t part, uint32_t fragment) noexcept;
@@ -206,7 +209,7 @@ private:
     void on_done(std::span<const uint8_t> data) noexcept;
     Inbound* inbound(const MessageId& id, bool create) noexcept;
     void deliver_completed() noexcept;
-    void send_status(Inbound& in, std::size_t part, uint8_t flags) noexcept;
+    void send_status(Inbound& in, std::size_t part, uint8_t flags, bool below_highest_only) noexcept;
     void tick_delivery() noexcept;
 
     const crypto::Identity& self_;

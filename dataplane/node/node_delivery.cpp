@@ -130,10 +130,24 @@ bool Node::ref_alive(const CircuitRef& ref) noexcept {
     return false;
 }
 
+// (Re)starts part `part` on its circuit: the manifest, then as many fragments as the window allows.
 void Node::send_part(Outgoing& out, std::size_t part) noexcept {
     if (out.part_ref[part].kind == CircuitRef::Kind::kNone) return;
+    out.next_fragment[part] = 0;
+    out.acked[part] = 0;
     send_manifest(out, part);
-    for (uint32_t f = 0; f < out.fragments_per_part; ++f) send_fragment(out, part, f);
+    pump_part(out, part);
+}
+
+// Per-circuit flow control: at most window_cells fragments beyond the receiver's highest seen fragment. Cells
+// below it that were lost are the NACKs' business; cells beyond it are in flight.
+void Node::pump_part(Outgoing& out, std::size_t part) noexcept {
+    if (out.part_ref[part].kind == CircuitRef::Kind::kNone) return;
+    const uint64_t limit = std::min<uint64_t>(out.fragments_per_part, uint64_t(out.acked[part]) + config_.window_cells);
+    while (out.next_fragment[part] < limit) {
+        send_fragment(out, part, out.next_fragment[part]);
+        out.next_fragment[part] += 1;
+    }
 }
 
 // A request's part i rides the set's slot-i circuit. Parts go out as soon as their own circuit is up (any k of
@@ -197,14 +211,17 @@ void Node::on_status(std::span<const uint8_t> data) noexcept {
     out.last_feedback_ns = clock_.now_ns();
     if (!ref_alive(out.part_ref[status.part])) return;
     if (status.flags & kStatusNeedManifest) send_manifest(out, status.part);
+    out.acked[status.part] = std::max(out.acked[status.part], status.highest);
+    // Resend only what was sent before; fragments never sent yet leave through pump_part, inside the window.
+    const uint32_t sent = out.next_fragment[status.part];
     for (std::size_t i = 0; i < status.range_count(); ++i) {
         const StatusRange r = status.range(i);
-        const uint32_t last = std::min<uint32_t>(r.last, uint32_t(out.fragments_per_part - 1));
-        for (uint32_t f = r.first; f <= last; ++f) {
+        for (uint32_t f = r.first; f <= r.last && f < sent; ++f) {
             send_fragment(out, status.part, f);
             stats_.fragments_retransmitted += 1;
         }
     }
+    pump_part(out, status.part);
 }
 
 void Node::on_done(std::span<const uint8_t> data) noexcept {
@@ -298,7 +315,7 @@ void Node::on_data(const CircuitRef& ref, std::span<const uint8_t> data) noexcep
         }
         if (now - in->need_manifest_sent_ns >= config_.status_idle_ns) {
             in->need_manifest_sent_ns = now;
-            send_status(*in, frag.part, kStatusNeedManifest);
+            send_status(*in, frag.part, kStatusNeedManifest, false);
         }
         return;
     }
@@ -306,7 +323,16 @@ void Node::on_data(const CircuitRef& ref, std::span<const uint8_t> data) noexcep
         Inbound* in = inbound(frag.message_id, true);
         in->part_ref[frag.part] = ref;
         in->last_progress_ns[frag.part] = now;
-        deliver_completed();
+        in->highest[frag.part] = std::max(in->highest[frag.part], frag.fragment + 1);
+        const MessageId id = frag.message_id;
+        const uint8_t part = frag.part;
+        deliver_completed();   // may erase `in`
+        in = inbound(id, false);
+        if (in != nullptr && ++in->since_status[part] >= config_.status_every_cells) {
+            in->since_status[part] = 0;
+            in->last_status_ns[part] = now;
+            send_status(*in, part, 0, true);   // the ack that opens the window, with NACKs for holes below it
+        }
     }
 }
 
@@ -334,21 +360,38 @@ void Node::deliver_completed() noexcept {
     }
 }
 
-void Node::send_status(Inbound& in, std::size_t part, uint8_t flags) noexcept {
+// `below_highest_only`: a progress STATUS names only holes below the highest fragment seen (later ones may still
+// be in flight); an idle STATUS names every missing fragment, since the part's tail may be what was lost.
+void Node::send_status(Inbound& in, std::size_t part, uint8_t flags, bool below_highest_only) noexcept {
     const CircuitRef ref = in.part_ref[part];
     if (ref.kind == CircuitRef::Kind::kNone) return;
     const std::size_t ranges_max = status_ranges_max(config_.cell_bytes);
     reassembly::Range ranges[status_ranges_max(wire::kCellBytesMax)];
     std::size_t count = 0;
     if ((flags & kStatusNeedManifest) == 0) {
-        count = reassembler_.missing(in.id, uint8_t(part), std::span<reassembly::Range>(ranges, ranges_max));
-        if (count == 0) return;
+        // A progress STATUS names only holes that opened since the previous one (each is NACKed once this way;
+        // a retransmission lost again is caught by the idle STATUS, which names every hole).
+        const uint32_t from = below_highest_only ? in.nacked_through[part] : 0;
+        count = reassembler_.missing(in.id, uint8_t(part), std::span<reassembly::Range>(ranges, ranges_max), from);
+        if (below_highest_only) {
+            const uint32_t to = in.highest[part];   // exclusive: later fragments may still be in flight
+            std::size_t kept = 0;
+            while (kept < count && ranges[kept].first < to) {
+                ranges[kept].last = std::min(ranges[kept].last, to - 1);
+                ++kept;
+            }
+            count = kept;
+            in.nacked_through[part] = kept == ranges_max ? ranges[kept - 1].last + 1 : to;
+        } else if (count == 0) {
+            return;
+        }
     }
     StatusRange wire_ranges[status_ranges_max(wire::kCellBytesMax)];
     for (std::size_t i = 0; i < count; ++i) wire_ranges[i] = StatusRange{ranges[i].first, ranges[i].last};
     uint8_t data[wire::kCellBytesMax];
     const std::size_t len =
-        write_status(data, in.id, uint8_t(part), flags, std::span<const StatusRange>(wire_ranges, count));
+        write_status(data, in.id, uint8_t(part), flags, in.highest[part],
+                     std::span<const StatusRange>(wire_ranges, count));
     if (send_relay_msg(ref, wire::RelayMsgType::kStatus, 0, std::span<const uint8_t>(data, len))) {
         stats_.status_sent += 1;
     }
@@ -376,6 +419,9 @@ void Node::tick_delivery() noexcept {
         if (out.state == SendState::kBuildingCircuits) {
             ++it;
             continue;
+        }
+        for (std::size_t part = 0; part < config_.n; ++part) {
+            if (ref_alive(out.part_ref[part])) pump_part(out, part);
         }
         if (now - std::max(out.last_feedback_ns, out.last_probe_ns) >= config_.probe_after_ns) {
             out.last_probe_ns = now;
@@ -406,7 +452,7 @@ void Node::tick_delivery() noexcept {
                 if (in.part_ref[part].kind == CircuitRef::Kind::kNone) continue;
                 if (now - in.need_manifest_sent_ns >= config_.status_idle_ns) {
                     in.need_manifest_sent_ns = now;
-                    send_status(in, part, kStatusNeedManifest);
+                    send_status(in, part, kStatusNeedManifest, false);
                 }
                 break;
             }
@@ -419,7 +465,7 @@ void Node::tick_delivery() noexcept {
             if (now - in.last_progress_ns[part] >= config_.status_idle_ns &&
                 now - in.last_status_ns[part] >= config_.status_idle_ns) {
                 in.last_status_ns[part] = now;
-                send_status(in, part, 0);
+                send_status(in, part, 0, false);
             }
         }
         ++it;

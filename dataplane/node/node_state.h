@@ -48,6 +48,8 @@ struct Node::Outgoing {
     std::optional<NodeId> destination;               // requests: circuits are taken from sets_[destination]
     SendState state = SendState::kBuildingCircuits;
     std::size_t fragments_per_part = 0;
+    std::array<uint32_t, wire::kPartsMax> next_fragment{};   // first-pass send cursor per part
+    std::array<uint32_t, wire::kPartsMax> acked{};           // receiver's `highest` per part (flow control)
     uint64_t created_ns = 0, last_feedback_ns = 0, last_probe_ns = 0;
 };
 
@@ -58,6 +60,9 @@ struct Node::Inbound {
     std::array<CircuitRef, wire::kPartsMax> part_ref{};
     std::array<uint64_t, wire::kPartsMax> last_progress_ns{};
     std::array<uint64_t, wire::kPartsMax> last_status_ns{};
+    std::array<uint32_t, wire::kPartsMax> highest{};            // one past the highest fragment index seen
+    std::array<uint32_t, wire::kPartsMax> since_status{};       // fragments accepted since the last STATUS
+    std::array<uint32_t, wire::kPartsMax> nacked_through{};     // holes below this were NACKed by a progress STATUS
     uint64_t created_ns = 0;
     bool have_manifest = false;
     uint64_t need_manifest_sent_ns = 0;

@@ -30,13 +30,13 @@ bool parse_relay_msg(const uint8_t* msg, std::size_t msg_bytes, RelayMsgView* ou
     return true;
 }
 
-std::size_t write_status(uint8_t* out, const MessageId& id, uint8_t part, uint8_t flags,
+std::size_t write_status(uint8_t* out, const MessageId& id, uint8_t part, uint8_t flags, uint32_t highest,
                          std::span<const StatusRange> ranges) noexcept {
     std::memcpy(out, id.data(), id.size());
     out[16] = part;
     out[17] = flags;
     store_u16(out + 18, uint16_t(ranges.size()));
-    store_u32(out + 20, 0);
+    store_u32(out + 20, highest);
     uint8_t* p = out + kStatusHeaderBytes;
     for (const StatusRange& r : ranges) {
         store_u32(p, r.first);
@@ -49,11 +49,11 @@ std::size_t write_status(uint8_t* out, const MessageId& id, uint8_t part, uint8_
 bool parse_status(std::span<const uint8_t> data, StatusView* out) noexcept {
     if (data.size() < kStatusHeaderBytes) return false;
     const std::size_t count = load_u16(data.data() + 18);
-    if (load_u32(data.data() + 20) != 0) return false;
     if (data.size() != kStatusHeaderBytes + 8 * count) return false;
     std::memcpy(out->message_id.data(), data.data(), kMessageIdBytes);
     out->part = data[16];
     out->flags = data[17];
+    out->highest = load_u32(data.data() + 20);
     out->ranges = data.subspan(kStatusHeaderBytes);
     for (std::size_t i = 0; i < count; ++i) {
         if (out->range(i).first > out->range(i).last) return false;

@@ -32,8 +32,10 @@ inline constexpr std::size_t kExtendedBytes = 64;
 // MANIFEST: | part u8 | rsv[3] | manifest ... |  (the part this circuit carries, then the message's manifest)
 inline constexpr std::size_t kManifestPrefixBytes = 4;
 
-// STATUS (selective NACK, receiver -> sender, on the circuit that carries `part`):
-//   | message_id[16] | part u8 | flags u8 | range_count u16 | rsv u32 | (first u32, last u32) * range_count |
+// STATUS (receiver -> sender, on the circuit that carries `part`): a selective NACK and the flow-control ack.
+//   | message_id[16] | part u8 | flags u8 | range_count u16 | highest u32 | (first u32, last u32) * range_count |
+// `highest` is one past the highest fragment index of the part the receiver has seen (0: none); the sender keeps
+// at most window_cells fragments beyond it in flight.
 inline constexpr std::size_t kStatusHeaderBytes = 24;
 inline constexpr uint8_t kStatusNeedManifest = 1;   // the receiver has fragments but no manifest
 struct StatusRange {
@@ -42,11 +44,12 @@ struct StatusRange {
 constexpr std::size_t status_ranges_max(std::size_t cell_bytes) {
     return (wire::relay_data_bytes(cell_bytes) - kStatusHeaderBytes) / 8;
 }
-std::size_t write_status(uint8_t* out, const MessageId& id, uint8_t part, uint8_t flags,
+std::size_t write_status(uint8_t* out, const MessageId& id, uint8_t part, uint8_t flags, uint32_t highest,
                          std::span<const StatusRange> ranges) noexcept;
 struct StatusView {
     MessageId message_id{};
     uint8_t part = 0, flags = 0;
+    uint32_t highest = 0;
     std::span<const uint8_t> ranges;   // range_count * 8 bytes
     std::size_t range_count() const noexcept { return ranges.size() / 8; }
     StatusRange range(std::size_t i) const noexcept;

@@ -348,18 +348,20 @@ bool Reassembler::pop_completed(CompletedMessage* out) {
     return true;
 }
 
-std::size_t Reassembler::missing(const MessageId& id, uint8_t part_index, std::span<Range> out) const noexcept {
+std::size_t Reassembler::missing(const MessageId& id, uint8_t part_index, std::span<Range> out,
+                                 uint32_t from) const noexcept {
     const Message* msg = find(id);
     if (!msg || part_index >= msg->manifest.n || out.empty()) return 0;
     const Part& part = msg->parts[part_index];
     uint32_t const total = msg->fragments_per_part;
     if (part.verified || (part.bytes && part.fragments_have == total)) return 0;   // verified or waiting
+    if (from >= total) return 0;
     if (!part.bytes) {
-        out[0] = Range{0, total - 1};
+        out[0] = Range{from, total - 1};
         return 1;
     }
     std::size_t written = 0;
-    uint32_t f = 0;
+    uint32_t f = from;
     while (f < total && written < out.size()) {
         // Skip held fragments a word at a time, then measure the run of missing ones. Bits past `total` in the
         // last word are never set, so they read as missing and are cut off below.

@@ -123,7 +123,8 @@ public:
     // Missing fragments of part `part` of message `id` (parts not yet verified), up to out.size() ranges in
     // ascending order; returns the count written. Ranges of a part with no fragment at all: the whole part.
     // 0 for an unknown or finished message, a part out of range, or a complete (verified or waiting) part.
-    std::size_t missing(const MessageId& id, uint8_t part, std::span<Range> out) const noexcept;
+    // `from`: the first fragment index to consider (a caller that already reported the holes below it).
+    std::size_t missing(const MessageId& id, uint8_t part, std::span<Range> out, uint32_t from = 0) const noexcept;
 
     // Bit i set = part i verified (a complete part waiting for its batch is not). 0 for a message not in flight.
     uint16_t verified_parts_mask(const MessageId& id) const noexcept;

@@ -41,12 +41,13 @@ TEST(RelayMsg, StatusRoundTripAndValidation) {
     id[0] = 9;
     const StatusRange ranges[2] = {{0, 4}, {10, 10}};
     uint8_t buf[256];
-    const std::size_t len = write_status(buf, id, 2, kStatusNeedManifest, ranges);
+    const std::size_t len = write_status(buf, id, 2, kStatusNeedManifest, 77, ranges);
     StatusView s;
     ASSERT_TRUE(parse_status(std::span<const uint8_t>(buf, len), &s));
     EXPECT_EQ(s.message_id, id);
     EXPECT_EQ(s.part, 2);
     EXPECT_EQ(s.flags, kStatusNeedManifest);
+    EXPECT_EQ(s.highest, 77u);
     ASSERT_EQ(s.range_count(), 2u);
     EXPECT_EQ(s.range(1).first, 10u);
     EXPECT_FALSE(parse_status(std::span<const uint8_t>(buf, len - 1), &s));   // torn range list

@@ -566,6 +566,20 @@ TEST_F(Reassembly, MissingRanges) {
             EXPECT_EQ(out[i].first, expect[i].first) << i;
             EXPECT_EQ(out[i].last, expect[i].last) << i;
         }
+        // Starting at an arbitrary fragment: the same holes, cut at `from`.
+        uint32_t const from = uint32_t(rng() % count);
+        std::vector<Range> tail;
+        for (Range e : expect) {
+            if (e.last < from) continue;
+            tail.push_back({std::max(e.first, from), e.last});
+        }
+        std::size_t const m = r.missing(f.id(), 0, out, from);
+        ASSERT_EQ(m, tail.size()) << "from " << from;
+        for (std::size_t i = 0; i < m; ++i) {
+            EXPECT_EQ(out[i].first, tail[i].first) << i;
+            EXPECT_EQ(out[i].last, tail[i].last) << i;
+        }
+        EXPECT_EQ(r.missing(f.id(), 0, out, uint32_t(count)), 0u);
         if (expect.size() > 2) {
             std::vector<Range> two(2);
             ASSERT_EQ(r.missing(f.id(), 0, two), 2u) << "bounded by out.size()";
