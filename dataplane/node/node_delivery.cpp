@@ -29,6 +29,9 @@ std::optional<MessageId> Node::send(const NodeId& destination, std::span<const u
         if (error) *error = "destination is this node";
         return std::nullopt;
     }
+    if (message.empty() || message.size() > config_.max_message_bytes) {
+        return start_outgoing(message, nullptr, &destination, {}, error);   // refuses it, before any circuit work
+    }
     if (circuit_set(destination, error) == nullptr) return std::nullopt;
     return start_outgoing(message, nullptr, &destination, {}, error);
 }

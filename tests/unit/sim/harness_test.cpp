@@ -80,16 +80,19 @@ TEST_F(Harness, RequestAndReplyOverThreeHopCircuits) {
 
 TEST_F(Harness, OneByteArrivesAndOversizedMessagesAreRefused) {
     build(15, 7);
-    const std::vector<uint8_t> one{0x5a};
-    auto got = transfer(one, 10 * kSecond);
-    ASSERT_TRUE(got.has_value());
-    EXPECT_EQ(got->bytes, one);
-
     std::string error;
     std::vector<uint8_t> huge(wire::kMessageBytesMax + 1, 0);
     EXPECT_FALSE(origin().send(destination().id(), huge, &error).has_value());
     EXPECT_NE(error.find("outside"), std::string::npos) << error;
     EXPECT_FALSE(origin().send(destination().id(), {}, &error).has_value());
+    net_->run_for(kSecond);
+    EXPECT_EQ(origin().stats().circuits_built + origin().stats().circuits_failed, 0u)
+        << "a refused message builds no circuits";
+
+    const std::vector<uint8_t> one{0x5a};
+    auto got = transfer(one, 10 * kSecond);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->bytes, one);
 }
 
 TEST_F(Harness, CircuitsOfOneMessageShareNoRelayAndNoRelayHoldsKParts) {
