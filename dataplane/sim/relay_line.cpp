@@ -4,18 +4,6 @@
 
 namespace voxa::sim {
 
-class RelayLine::Port final : public link::TxSink {
-public:
-    Port(RelayLine& line, uint32_t index) : line_(line), index_(index) {}
-    void transmit(const Endpoint& to, std::span<const uint8_t> datagram) noexcept override {
-        line_.transmit(index_, to, datagram);
-    }
-
-private:
-    RelayLine& line_;
-    uint32_t index_;
-};
-
 RelayLine::RelayLine(uint32_t window_cells) {
     node::NodeConfig cfg;
     cfg.hops = 1;
@@ -24,7 +12,7 @@ RelayLine::RelayLine(uint32_t window_cells) {
     cfg.window_cells = window_cells;
     for (uint32_t i = 0; i < 3; ++i) ids_.push_back(crypto::Identity::generate());
     for (uint32_t i = 0; i < 3; ++i) {
-        ports_.push_back(std::make_unique<Port>(*this, i));
+        ports_.push_back(std::make_unique<Port<RelayLine>>(*this, i));
         nodes_.push_back(std::make_unique<node::Node>(ids_[i], cfg, clock_, wall_, *ports_[i]));
     }
     for (uint32_t i = 0; i < 3; ++i) {

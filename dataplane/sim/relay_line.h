@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "crypto/identity.h"
 #include "node/node.h"
+#include "sim/port.h"
 
 namespace voxa::sim {
 
@@ -32,7 +33,7 @@ public:
     uint64_t relay_output_datagrams() const noexcept { return discarded_; }
 
 private:
-    class Port;
+    friend class Port<RelayLine>;
     struct Packet {
         uint32_t from, to;
         std::vector<uint8_t> bytes;
@@ -43,7 +44,7 @@ private:
     ManualClock clock_;
     SystemWallClock wall_;
     std::vector<crypto::Identity> ids_;
-    std::vector<std::unique_ptr<Port>> ports_;
+    std::vector<std::unique_ptr<Port<RelayLine>>> ports_;
     std::vector<std::unique_ptr<node::Node>> nodes_;
     std::deque<Packet> queue_;
     bool capturing_ = false;

@@ -7,21 +7,9 @@
 
 namespace voxa::sim {
 
-class SimNetwork::Port final : public link::TxSink {
-public:
-    Port(SimNetwork& net, uint32_t index) : net_(net), index_(index) {}
-    void transmit(const Endpoint& to, std::span<const uint8_t> datagram) noexcept override {
-        net_.transmit(index_, to, datagram);
-    }
-
-private:
-    SimNetwork& net_;
-    uint32_t index_;
-};
-
 struct SimNetwork::SimNode {
     crypto::Identity identity;
-    Port port;
+    Port<SimNetwork> port;
     std::unique_ptr<node::Node> node;
     bool is_relay;
     uint32_t capacity;
@@ -44,7 +32,7 @@ std::size_t SimNetwork::add_node(const node::NodeConfig& config, bool is_relay, 
     std::memcpy(input, &seed_, 8);
     std::memcpy(input + 8, &index, 4);
     crypto::hash(seed, "voxa.sim.node", {crypto::Bytes(input, sizeof input)});
-    auto sn = std::unique_ptr<SimNode>(new SimNode{crypto::Identity::from_seed(seed), Port(*this, index), nullptr,
+    auto sn = std::unique_ptr<SimNode>(new SimNode{crypto::Identity::from_seed(seed), Port<SimNetwork>(*this, index), nullptr,
                                                    is_relay, capacity});
     sn->node = std::make_unique<node::Node>(sn->identity, config, clock_, wall_, sn->port);
     nodes_.push_back(std::move(sn));

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "crypto/identity.h"
 #include "node/node.h"
+#include "sim/port.h"
 
 namespace voxa::sim {
 
@@ -73,7 +74,7 @@ private:
             return a.at_ns != b.at_ns ? a.at_ns > b.at_ns : a.seq > b.seq;
         }
     };
-    class Port;
+    friend class Port<SimNetwork>;
     struct SimNode;
     class SimWallClock final : public WallClock {
     public:
