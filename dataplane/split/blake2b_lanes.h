@@ -5,8 +5,8 @@
 // lanes of a register each carry one part's state and the n hashes cost about what two would. The result is
 // bit for bit libsodium's crypto_generichash_blake2b_salt_personal (unkeyed, no salt); tests/unit/split checks
 // it against libsodium. With 4 lanes or fewer and AVX-512VL, 256-bit registers carry the lanes (cheaper where a
-// 512-bit operation costs two 256-bit ones). Without AVX-512 it falls back to crypto::Hasher, one input after
-// the other.
+// 512-bit operation costs two 256-bit ones). Without AVX-512 (or with VOXA_BLAKE2B_LANES=scalar in the
+// environment) it falls back to crypto::Hasher, one input after the other.
 //
 // Usage: construct, then update() with a whole number of 128-byte blocks any number of times, then final() with
 // the last 1..128 bytes of every input. The caller owns all buffers; nothing is allocated.
