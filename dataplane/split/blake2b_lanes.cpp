@@ -1,7 +1,6 @@
 #include "split/blake2b_lanes.h"
 
 #include <cstdlib>
-
 #include <cstring>
 
 #include <immintrin.h>
