@@ -102,12 +102,42 @@ protected:
         buf.resize(n);
         return Datagram{a.addr, a.ep->peer_endpoint(h), buf};
     }
-    void connect_pair(Node& a, PeerHandle ab, Node& b, PeerHandle ba) {
+    // Starts a handshake from `a` to its peer `ab` and delivers until the wire is quiet; the outcome is the
+    // caller's to check.
+    void handshake(Node& a, PeerHandle ab) {
         a.ep->connect(ab, a.sink);
         pump();
-
+    }
+    void connect_pair(Node& a, PeerHandle ab, Node& b, PeerHandle ba) {
+        handshake(a, ab);
         ASSERT_TRUE(a.ep->ready(ab));
         ASSERT_TRUE(b.ep->ready(ba));
+    }
+    // Nodes 1 and 2, each added as the other's peer (A's first), not yet connected. Tests bind it as
+    // `auto [a, b, ab, ba] = pair();`.
+    struct Pair {
+        Node& a;
+        Node& b;
+        PeerHandle ab, ba;
+    };
+    Pair pair(const LinkConfig& cfg_a = LinkConfig{}, const LinkConfig& cfg_b = LinkConfig{}) {
+        Node& a = node(1, cfg_a);
+        Node& b = node(2, cfg_b);
+        PeerHandle const ab = a.ep->add_peer(b.id.peer(), b.addr);
+        PeerHandle const ba = b.ep->add_peer(a.id.peer(), a.addr);
+        return Pair{a, b, ab, ba};
+    }
+    // pair(), then A initiates and both sides must be ready (a fatal failure in connect_pair is reported there,
+    // and the test goes on, as it did when each test called connect_pair itself).
+    Pair connected_pair(const LinkConfig& cfg_a = LinkConfig{}, const LinkConfig& cfg_b = LinkConfig{}) {
+        Pair p = pair(cfg_a, cfg_b);
+        connect_pair(p.a, p.ab, p.b, p.ba);
+        return p;
+    }
+    void expect_no_drops(Node& n) {
+        for (std::size_t i = 0; i < std::size_t(Drop::kCount); ++i) {
+            EXPECT_EQ(n.ep->stats().drops[i], 0u) << "node " << n.addr.sim_index() << ": " << drop_name(Drop(i));
+        }
     }
     void tick_all() {
         for (auto& n : nodes_) n->ep->tick(n->sink);
@@ -127,10 +157,7 @@ std::vector<uint8_t> text(int i, std::size_t len = 100) {
 }
 
 TEST_F(Net, HandshakeAndDataBothWays) {
-    Node& a = node(1);
-    Node& b = node(2);
-    PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    PeerHandle ba = b.ep->add_peer(a.id.peer(), a.addr);
+    auto [a, b, ab, ba] = pair();
     ASSERT_NE(ab, kNoPeer);
     EXPECT_EQ(a.ep->find_peer(b.id.id()), ab);
     EXPECT_FALSE(a.ep->ready(ab));
@@ -159,27 +186,19 @@ TEST_F(Net, HandshakeAndDataBothWays) {
         ASSERT_EQ(ev.kind, Kind::kPayload);
         EXPECT_EQ(std::vector<uint8_t>(ev.payload, ev.payload + ev.payload_len), text(1000 + i, 7));
     }
-    for (std::size_t i = 0; i < std::size_t(Drop::kCount); ++i) {
-        EXPECT_EQ(a.ep->stats().drops[i], 0u) << drop_name(Drop(i));
-        EXPECT_EQ(b.ep->stats().drops[i], 0u) << drop_name(Drop(i));
-    }
+    expect_no_drops(a);
+    expect_no_drops(b);
 }
 
 TEST_F(Net, ResponderCanInitiateToo) {
-    Node& a = node(1);
-    Node& b = node(2);
-    PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    PeerHandle ba = b.ep->add_peer(a.id.peer(), a.addr);
+    auto [a, b, ab, ba] = pair();
     connect_pair(b, ba, a, ab);
     EXPECT_EQ(deliver(a, seal(b, ba, text(1))).kind, Kind::kPayload);
     EXPECT_EQ(deliver(b, seal(a, ab, text(2))).kind, Kind::kPayload);
 }
 
 TEST_F(Net, SimultaneousInitiation) {
-    Node& a = node(1);
-    Node& b = node(2);
-    PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    PeerHandle ba = b.ep->add_peer(a.id.peer(), a.addr);
+    auto [a, b, ab, ba] = pair();
     a.ep->connect(ab, a.sink);
     b.ep->connect(ba, b.sink);
     pump();
@@ -199,8 +218,7 @@ TEST_F(Net, WrongResponderKeyNoSession) {
     wrong.x25519 = c.id.peer().x25519;   // A believes B's static key is C's
     PeerHandle ab = a.ep->add_peer(wrong, b.addr);
     b.ep->add_peer(a.id.peer(), a.addr);
-    a.ep->connect(ab, a.sink);
-    pump();
+    handshake(a, ab);
     EXPECT_FALSE(a.ep->ready(ab));
     EXPECT_EQ(drops(b, Drop::kBadMac1), 1u);
     EXPECT_EQ(b.ep->stats().handshakes_completed, 0u);
@@ -213,8 +231,7 @@ TEST_F(Net, UnknownInitiatorRefusedWhenConfigured) {
     Node& a = node(1);
     Node& b = node(2, strict);
     PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    a.ep->connect(ab, a.sink);
-    pump();
+    handshake(a, ab);
     EXPECT_FALSE(a.ep->ready(ab));
     EXPECT_EQ(drops(b, Drop::kUnknownPeer), 1u);
     EXPECT_EQ(b.ep->find_peer(a.id.id()), kNoPeer);
@@ -224,8 +241,7 @@ TEST_F(Net, UnknownInitiatorAcceptedAnonymouslyThenUpgraded) {
     Node& a = node(1);
     Node& b = node(2);   // accept_unknown_peers = true (default)
     PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    a.ep->connect(ab, a.sink);
-    pump();
+    handshake(a, ab);
     ASSERT_TRUE(a.ep->ready(ab));
     PeerHandle ba = b.events.back().peer;
     ASSERT_NE(ba, kNoPeer);
@@ -252,18 +268,14 @@ TEST_F(Net, PeersFull) {
     PeerHandle cb = c.ep->add_peer(b.id.peer(), b.addr);
     EXPECT_NE(b.ep->add_peer(a.id.peer(), a.addr), kNoPeer);
     EXPECT_EQ(b.ep->add_peer(c.id.peer(), c.addr), kNoPeer);
-    c.ep->connect(cb, c.sink);
-    pump();
+    handshake(c, cb);
     EXPECT_FALSE(c.ep->ready(cb));
     EXPECT_EQ(drops(b, Drop::kPeersFull), 1u);
     connect_pair(a, ab, b, 0);
 }
 
 TEST_F(Net, ReplayedInitiationRefused) {
-    Node& a = node(1);
-    Node& b = node(2);
-    PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    b.ep->add_peer(a.id.peer(), a.addr);
+    auto [a, b, ab, ba] = pair();
     a.ep->connect(ab, a.sink);
     std::vector<Datagram> first = take();
     ASSERT_EQ(first.size(), 1u);
@@ -282,10 +294,7 @@ TEST_F(Net, ReplayedInitiationRefused) {
 }
 
 TEST_F(Net, TamperedHandshakeRefused) {
-    Node& a = node(1);
-    Node& b = node(2);
-    PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    b.ep->add_peer(a.id.peer(), a.addr);
+    auto [a, b, ab, ba] = pair();
     a.ep->connect(ab, a.sink);
     Datagram init = take().at(0);
     // Any flipped bit breaks mac1.
@@ -319,11 +328,7 @@ TEST_F(Net, TamperedHandshakeRefused) {
 }
 
 TEST_F(Net, TamperedTransportRefused) {
-    Node& a = node(1);
-    Node& b = node(2);
-    PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    PeerHandle ba = b.ep->add_peer(a.id.peer(), a.addr);
-    connect_pair(a, ab, b, ba);
+    auto [a, b, ab, ba] = connected_pair();
     Datagram d = seal(a, ab, text(9, 300));
     for (std::size_t off : {std::size_t(1), std::size_t(8), std::size_t(15), std::size_t(16), std::size_t(200),
                             d.bytes.size() - 1}) {
@@ -343,11 +348,7 @@ TEST_F(Net, TamperedTransportRefused) {
 }
 
 TEST_F(Net, TransportReplayAndReorder) {
-    Node& a = node(1);
-    Node& b = node(2);
-    PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    PeerHandle ba = b.ep->add_peer(a.id.peer(), a.addr);
-    connect_pair(a, ab, b, ba);
+    auto [a, b, ab, ba] = connected_pair();
     std::vector<Datagram> sent;
     for (int i = 0; i < 3000; ++i) sent.push_back(seal(a, ab, text(i, 20)));
     // Deliver in reverse inside the window: all accepted once.
@@ -363,10 +364,7 @@ TEST_F(Net, TransportReplayAndReorder) {
 TEST_F(Net, CookieUnderLoadThenMac2Accepted) {
     LinkConfig loaded;
     loaded.handshakes_per_s_max = 0;   // every initiation counts as over the limit
-    Node& a = node(1);
-    Node& b = node(2, loaded);
-    PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    PeerHandle ba = b.ep->add_peer(a.id.peer(), a.addr);
+    auto [a, b, ab, ba] = pair(LinkConfig{}, loaded);
     a.ep->connect(ab, a.sink);
     Datagram init = take().at(0);
     EXPECT_EQ(deliver(b, init).drop, Drop::kCookieSent);
@@ -423,12 +421,10 @@ TEST_F(Net, StaleCookieRefused) {
     Node& c = node(3);
     PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
     PeerHandle cb = c.ep->add_peer(b.id.peer(), b.addr);
-    a.ep->connect(ab, a.sink);   // B's cookie secret is born now
-    pump();
+    handshake(a, ab);   // B's cookie secret is born now
     EXPECT_EQ(drops(b, Drop::kCookieSent), 1u);
     clock_.advance_ns(100 * kNsPerS);
-    c.ep->connect(cb, c.sink);   // C's cookie comes from the same secret, 100 s old
-    pump();
+    handshake(c, cb);   // C's cookie comes from the same secret, 100 s old
     EXPECT_EQ(drops(b, Drop::kCookieSent), 2u);
     clock_.advance_ns(21 * kNsPerS);   // the secret has rotated; C's cookie is 21 s old, so C still uses it
     c.ep->tick(c.sink);
@@ -443,11 +439,7 @@ TEST_F(Net, StaleCookieRefused) {
 }
 
 TEST_F(Net, RekeyAt120sWithoutLoss) {
-    Node& a = node(1);
-    Node& b = node(2);
-    PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    PeerHandle ba = b.ep->add_peer(a.id.peer(), a.addr);
-    connect_pair(a, ab, b, ba);
+    auto [a, b, ab, ba] = connected_pair();
     uint64_t const completed = a.ep->stats().handshakes_completed;
     int sent_ab = 0, sent_ba = 0;
     for (int s = 0; s < 400; ++s) {   // 400 s, one packet each way per half second
@@ -471,20 +463,14 @@ TEST_F(Net, RekeyAt120sWithoutLoss) {
     // 200 s of traffic: exactly one rekey (at 120 s).
     EXPECT_EQ(a.ep->stats().handshakes_completed, completed + 1);
     EXPECT_EQ(b.ep->stats().handshakes_completed, completed + 1);
-    for (std::size_t i = 0; i < std::size_t(Drop::kCount); ++i) {
-        EXPECT_EQ(b.ep->stats().drops[i], 0u) << drop_name(Drop(i));
-        EXPECT_EQ(a.ep->stats().drops[i], 0u) << drop_name(Drop(i));
-    }
+    expect_no_drops(b);
+    expect_no_drops(a);
 }
 
 TEST_F(Net, RekeyAfterPackets) {
     LinkConfig cfg;
     cfg.rekey_after_packets = 10;
-    Node& a = node(1, cfg);
-    Node& b = node(2, cfg);
-    PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    PeerHandle ba = b.ep->add_peer(a.id.peer(), a.addr);
-    connect_pair(a, ab, b, ba);   // the confirmation keepalive was packet 1
+    auto [a, b, ab, ba] = connected_pair(cfg, cfg);   // the confirmation keepalive was packet 1
     for (int i = 0; i < 8; ++i) deliver(b, seal(a, ab, text(i)));
     a.ep->tick(a.sink);
     EXPECT_TRUE(wire_.empty());
@@ -498,11 +484,7 @@ TEST_F(Net, RekeyAfterPackets) {
 }
 
 TEST_F(Net, SessionRejectedAt180s) {
-    Node& a = node(1);
-    Node& b = node(2);
-    PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    PeerHandle ba = b.ep->add_peer(a.id.peer(), a.addr);
-    connect_pair(a, ab, b, ba);
+    auto [a, b, ab, ba] = connected_pair();
     clock_.advance_ns(180 * kNsPerS - 1);
     EXPECT_TRUE(a.ep->ready(ab));
     Datagram late = seal(a, ab, text(1));
@@ -524,11 +506,7 @@ TEST_F(Net, SessionRejectedAt180s) {
 }
 
 TEST_F(Net, KeepaliveAfter10sOfReceiveOnly) {
-    Node& a = node(1);
-    Node& b = node(2);
-    PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    PeerHandle ba = b.ep->add_peer(a.id.peer(), a.addr);
-    connect_pair(a, ab, b, ba);
+    auto [a, b, ab, ba] = connected_pair();
     uint64_t const k0 = b.ep->stats().keepalives_sent;
     deliver(b, seal(a, ab, text(1)));
     clock_.advance_ns(10 * kNsPerS - 1);
@@ -550,10 +528,7 @@ TEST_F(Net, KeepaliveAfter10sOfReceiveOnly) {
 }
 
 TEST_F(Net, HandshakeRetransmitAndGiveUp) {
-    Node& a = node(1);
-    Node& b = node(2);
-    PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    b.ep->add_peer(a.id.peer(), a.addr);
+    auto [a, b, ab, ba] = pair();
     a.ep->connect(ab, a.sink);
     a.ep->connect(ab, a.sink);   // already in flight: nothing new
     EXPECT_EQ(take().size(), 1u);
@@ -590,10 +565,7 @@ TEST_P(Interop, ProvidersAndSuites) {
     cb.provider = c.pb;
     ca.suites_offered = c.sa;
     cb.suites_offered = c.sb;
-    Node& a = node(1, ca);
-    Node& b = node(2, cb);
-    PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    PeerHandle ba = b.ep->add_peer(a.id.peer(), a.addr);
+    auto [a, b, ab, ba] = pair(ca, cb);
     bool const aes = crypto::suite_available(c.pa, crypto::Suite::kAes256Gcm) &&
                      crypto::suite_available(c.pb, crypto::Suite::kAes256Gcm);
     if ((c.sa & c.sb & 2) && !aes && !(c.sa & c.sb & 1)) GTEST_SKIP() << "AES-256-GCM unavailable here";
@@ -623,22 +595,14 @@ TEST_F(Net, NoCommonSuite) {
     ca.suites_offered = 1;
     cb.suites_offered = 2;
     cb.provider = crypto::Provider::kOpenSsl;
-    Node& a = node(1, ca);
-    Node& b = node(2, cb);
-    PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    b.ep->add_peer(a.id.peer(), a.addr);
-    a.ep->connect(ab, a.sink);
-    pump();
+    auto [a, b, ab, ba] = pair(ca, cb);
+    handshake(a, ab);
     EXPECT_FALSE(a.ep->ready(ab));
     EXPECT_EQ(drops(b, Drop::kNoSuite), 1u);
 }
 
 TEST_F(Net, PeerRoams) {
-    Node& a = node(1);
-    Node& b = node(2);
-    PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    PeerHandle ba = b.ep->add_peer(a.id.peer(), a.addr);
-    connect_pair(a, ab, b, ba);
+    auto [a, b, ab, ba] = connected_pair();
     EXPECT_EQ(b.ep->peer_endpoint(ba), a.addr);
     // A forged packet from elsewhere does not move the peer.
     Datagram d = seal(a, ab, text(1));
@@ -658,10 +622,7 @@ TEST_F(Net, PeerRoams) {
 TEST_F(Net, ConfirmingPacketWithPayload) {
     // The responder's session is confirmed by the initiator's first packet; if the keepalive is lost and a data
     // packet confirms it, the payload is delivered and session_up is flagged.
-    Node& a = node(1);
-    Node& b = node(2);
-    PeerHandle ab = a.ep->add_peer(b.id.peer(), b.addr);
-    PeerHandle ba = b.ep->add_peer(a.id.peer(), a.addr);
+    auto [a, b, ab, ba] = pair();
     a.ep->connect(ab, a.sink);
     deliver(b, take().at(0));
     EXPECT_FALSE(b.ep->ready(ba));   // not before key confirmation
