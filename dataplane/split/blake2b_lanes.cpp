@@ -44,6 +44,35 @@ bool cpu_has_avx512vl() noexcept {
 #define VOXA_AVX512 __attribute__((target("avx512f")))
 #define VOXA_AVX512VL __attribute__((target("avx2,avx512f,avx512vl")))
 
+// BLAKE2b's G function and its 12 rounds, written once for any vector width: ADD, XOR and ROR are the width's
+// 64-bit-lane add, xor and rotate-right. Each lane of v[] is one input's state; m[] holds the message words.
+#define VOXA_BLAKE2B_G(ADD, XOR, ROR, a, b, c, d, x, y) \
+    do {                                                 \
+        v[a] = ADD(ADD(v[a], v[b]), x);                  \
+        v[d] = ROR(XOR(v[d], v[a]), 32);                 \
+        v[c] = ADD(v[c], v[d]);                          \
+        v[b] = ROR(XOR(v[b], v[c]), 24);                 \
+        v[a] = ADD(ADD(v[a], v[b]), y);                  \
+        v[d] = ROR(XOR(v[d], v[a]), 16);                 \
+        v[c] = ADD(v[c], v[d]);                          \
+        v[b] = ROR(XOR(v[b], v[c]), 63);                 \
+    } while (0)
+#define VOXA_BLAKE2B_ROUNDS(ADD, XOR, ROR)                                                   \
+    for (int r = 0; r < 12; ++r) {                                                           \
+        const uint8_t* s = kSigma[r];                                                        \
+        VOXA_BLAKE2B_G(ADD, XOR, ROR, 0, 4, 8, 12, m[s[0]], m[s[1]]);                        \
+        VOXA_BLAKE2B_G(ADD, XOR, ROR, 1, 5, 9, 13, m[s[2]], m[s[3]]);                        \
+        VOXA_BLAKE2B_G(ADD, XOR, ROR, 2, 6, 10, 14, m[s[4]], m[s[5]]);                       \
+        VOXA_BLAKE2B_G(ADD, XOR, ROR, 3, 7, 11, 15, m[s[6]], m[s[7]]);                       \
+        VOXA_BLAKE2B_G(ADD, XOR, ROR, 0, 5, 10, 15, m[s[8]], m[s[9]]);                       \
+        VOXA_BLAKE2B_G(ADD, XOR, ROR, 1, 6, 11, 12, m[s[10]], m[s[11]]);                     \
+        VOXA_BLAKE2B_G(ADD, XOR, ROR, 2, 7, 8, 13, m[s[12]], m[s[13]]);                      \
+        VOXA_BLAKE2B_G(ADD, XOR, ROR, 3, 4, 9, 14, m[s[14]], m[s[15]]);                      \
+    }
+// The zero-masked rotates: the plain ones trip gcc 12's -Wuninitialized inside its own header.
+#define VOXA_ROR512(x, n) _mm512_maskz_ror_epi64(__mmask8(0xff), x, n)
+#define VOXA_ROR256(x, n) _mm256_maskz_ror_epi64(__mmask8(0xf), x, n)
+
 // One compression of 8 lanes. block[w] holds message word w of every lane; h is h_[word][lane].
 VOXA_AVX512 inline void compress8(uint64_t (*h)[Blake2bLanes::kLanesMax], const __m512i* m, uint64_t counter,
                                   bool last) noexcept {
@@ -52,32 +81,7 @@ VOXA_AVX512 inline void compress8(uint64_t (*h)[Blake2bLanes::kLanesMax], const 
     for (int i = 0; i < 8; ++i) v[8 + i] = _mm512_set1_epi64(int64_t(kIv[i]));
     v[12] = _mm512_xor_si512(v[12], _mm512_set1_epi64(int64_t(counter)));   // counter < 2^64: t1 stays 0
     if (last) v[14] = _mm512_xor_si512(v[14], _mm512_set1_epi64(-1));
-// The zero-masked rotate: the plain one trips gcc 12's -Wuninitialized inside its own header.
-#define VOXA_ROR(x, n) _mm512_maskz_ror_epi64(__mmask8(0xff), x, n)
-#define VOXA_G(a, b, c, d, x, y)                                          \
-    do {                                                                  \
-        v[a] = _mm512_add_epi64(_mm512_add_epi64(v[a], v[b]), x);         \
-        v[d] = VOXA_ROR(_mm512_xor_si512(v[d], v[a]), 32);        \
-        v[c] = _mm512_add_epi64(v[c], v[d]);                              \
-        v[b] = VOXA_ROR(_mm512_xor_si512(v[b], v[c]), 24);        \
-        v[a] = _mm512_add_epi64(_mm512_add_epi64(v[a], v[b]), y);         \
-        v[d] = VOXA_ROR(_mm512_xor_si512(v[d], v[a]), 16);        \
-        v[c] = _mm512_add_epi64(v[c], v[d]);                              \
-        v[b] = VOXA_ROR(_mm512_xor_si512(v[b], v[c]), 63);        \
-    } while (0)
-    for (int r = 0; r < 12; ++r) {
-        const uint8_t* s = kSigma[r];
-        VOXA_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
-        VOXA_G(1, 5, 9, 13, m[s[2]], m[s[3]]);
-        VOXA_G(2, 6, 10, 14, m[s[4]], m[s[5]]);
-        VOXA_G(3, 7, 11, 15, m[s[6]], m[s[7]]);
-        VOXA_G(0, 5, 10, 15, m[s[8]], m[s[9]]);
-        VOXA_G(1, 6, 11, 12, m[s[10]], m[s[11]]);
-        VOXA_G(2, 7, 8, 13, m[s[12]], m[s[13]]);
-        VOXA_G(3, 4, 9, 14, m[s[14]], m[s[15]]);
-    }
-#undef VOXA_G
-#undef VOXA_ROR
+    VOXA_BLAKE2B_ROUNDS(_mm512_add_epi64, _mm512_xor_si512, VOXA_ROR512)
     for (int i = 0; i < 8; ++i) {
         __m512i const hi = _mm512_load_si512(h[i]);
         _mm512_store_si512(h[i], _mm512_xor_si512(hi, _mm512_xor_si512(v[i], v[8 + i])));
@@ -124,31 +128,7 @@ VOXA_AVX512VL inline void compress4(uint64_t (*h)[Blake2bLanes::kLanesMax], cons
     for (int i = 0; i < 8; ++i) v[8 + i] = _mm256_set1_epi64x(int64_t(kIv[i]));
     v[12] = _mm256_xor_si256(v[12], _mm256_set1_epi64x(int64_t(counter)));
     if (last) v[14] = _mm256_xor_si256(v[14], _mm256_set1_epi64x(-1));
-#define VOXA_ROR(x, n) _mm256_maskz_ror_epi64(__mmask8(0xf), x, n)
-#define VOXA_G(a, b, c, d, x, y)                                          \
-    do {                                                                  \
-        v[a] = _mm256_add_epi64(_mm256_add_epi64(v[a], v[b]), x);         \
-        v[d] = VOXA_ROR(_mm256_xor_si256(v[d], v[a]), 32);                \
-        v[c] = _mm256_add_epi64(v[c], v[d]);                              \
-        v[b] = VOXA_ROR(_mm256_xor_si256(v[b], v[c]), 24);                \
-        v[a] = _mm256_add_epi64(_mm256_add_epi64(v[a], v[b]), y);         \
-        v[d] = VOXA_ROR(_mm256_xor_si256(v[d], v[a]), 16);                \
-        v[c] = _mm256_add_epi64(v[c], v[d]);                              \
-        v[b] = VOXA_ROR(_mm256_xor_si256(v[b], v[c]), 63);                \
-    } while (0)
-    for (int r = 0; r < 12; ++r) {
-        const uint8_t* s = kSigma[r];
-        VOXA_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
-        VOXA_G(1, 5, 9, 13, m[s[2]], m[s[3]]);
-        VOXA_G(2, 6, 10, 14, m[s[4]], m[s[5]]);
-        VOXA_G(3, 7, 11, 15, m[s[6]], m[s[7]]);
-        VOXA_G(0, 5, 10, 15, m[s[8]], m[s[9]]);
-        VOXA_G(1, 6, 11, 12, m[s[10]], m[s[11]]);
-        VOXA_G(2, 7, 8, 13, m[s[12]], m[s[13]]);
-        VOXA_G(3, 4, 9, 14, m[s[14]], m[s[15]]);
-    }
-#undef VOXA_G
-#undef VOXA_ROR
+    VOXA_BLAKE2B_ROUNDS(_mm256_add_epi64, _mm256_xor_si256, VOXA_ROR256)
     for (int i = 0; i < 8; ++i) {
         auto* hi = reinterpret_cast<__m256i*>(h[i]);
         _mm256_store_si256(hi, _mm256_xor_si256(_mm256_load_si256(hi), _mm256_xor_si256(v[i], v[8 + i])));
