@@ -2,6 +2,8 @@
 // libsodium BLAKE2b where the personalization is empty, domain separation, and the kdf construction pinned to an
 // independent recomputation (nodes derive session keys with it, so it must never change silently).
 #include "crypto/hash.h"
+#include "crypto/provider.h"
+#include "support/test_support.h"
 
 #include <gtest/gtest.h>
 #include <sodium.h>
@@ -12,16 +14,10 @@
 #include <string_view>
 #include <vector>
 
-#include "crypto/provider.h"
 
 namespace voxa::crypto {
 namespace {
 
-class CryptoEnvironment : public testing::Environment {
-public:
-    void SetUp() override { ASSERT_TRUE(init()); }
-};
-[[maybe_unused]] testing::Environment* const kEnvironment = testing::AddGlobalTestEnvironment(new CryptoEnvironment);
 
 std::string hex(const uint8_t* data, std::size_t len) {
     std::string out(2 * len + 1, '\0');
@@ -36,11 +32,7 @@ std::string hex(const std::array<uint8_t, N>& a) {
 
 Bytes text(std::string_view s) { return Bytes(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
 
-std::vector<uint8_t> random_bytes(std::size_t len) {
-    std::vector<uint8_t> v(len);
-    if (len > 0) randombytes_buf(v.data(), v.size());   // libsodium: the pointer must not be null
-    return v;
-}
+using test::random_bytes;
 
 template <std::size_t N>
 std::array<uint8_t, N> random_array() {

@@ -24,11 +24,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class CryptoEnvironment : public testing::Environment {
-public:
-    void SetUp() override { ASSERT_TRUE(init()); }
-};
-[[maybe_unused]] testing::Environment* const kEnvironment = testing::AddGlobalTestEnvironment(new CryptoEnvironment);
 
 unsigned mode_of(const fs::path& p) {
     struct stat st {};

@@ -14,11 +14,6 @@
 namespace voxa::crypto {
 namespace {
 
-class CryptoEnvironment : public testing::Environment {
-public:
-    void SetUp() override { ASSERT_TRUE(init()); }
-};
-[[maybe_unused]] testing::Environment* const kEnvironment = testing::AddGlobalTestEnvironment(new CryptoEnvironment);
 
 constexpr Provider kProviders[] = {Provider::kSodium, Provider::kOpenSsl};
 constexpr Suite kSuites[] = {Suite::kChaCha20Poly1305, Suite::kAes256Gcm};

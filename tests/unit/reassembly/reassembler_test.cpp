@@ -14,17 +14,12 @@
 #include "split/codec.h"
 #include "split/fragment.h"
 #include "split/splitter.h"
+#include "support/test_support.h"
 
 namespace voxa::reassembly {
 namespace {
 
-const bool kCryptoReady = crypto::init();
-
-std::vector<uint8_t> random_bytes(std::size_t n) {
-    std::vector<uint8_t> v(n);
-    randombytes_buf(v.data(), v.size());
-    return v;
-}
+using test::random_bytes;
 
 // One message, split and framed: the manifest bytes and every fragment of every part as DATA message data.
 struct Framed {

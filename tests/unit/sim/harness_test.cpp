@@ -8,6 +8,7 @@
 
 #include "crypto/provider.h"
 #include "sim/sim_network.h"
+#include "support/test_support.h"
 
 namespace voxa::sim {
 namespace {
@@ -16,8 +17,6 @@ constexpr uint64_t kSecond = kNsPerS;
 
 class Harness : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() { ASSERT_TRUE(crypto::init()); }
-
     // relays + two endpoints: index 0 is the origin, index 1 the destination.
     void build(std::size_t relays, uint64_t seed, const Impairment& imp = {}) {
         net_ = std::make_unique<SimNetwork>(seed, imp);
@@ -29,11 +28,7 @@ protected:
     node::Node& origin() { return net_->node(0); }
     node::Node& destination() { return net_->node(1); }
 
-    static std::vector<uint8_t> random_bytes(std::size_t n) {
-        std::vector<uint8_t> v(n);
-        randombytes_buf(v.data(), v.size());
-        return v;
-    }
+    static std::vector<uint8_t> random_bytes(std::size_t n) { return test::random_bytes(n); }
 
     // Sends `message` and waits for it at the destination; returns what arrived (empty on timeout).
     std::optional<node::Received> transfer(const std::vector<uint8_t>& message, uint64_t limit_ns) {

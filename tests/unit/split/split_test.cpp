@@ -13,17 +13,12 @@
 #include "split/blake2b_lanes.h"
 #include "split/codec.h"
 #include "split/splitter.h"
+#include "support/test_support.h"
 
 namespace voxa::split {
 namespace {
 
-const bool kCryptoReady = crypto::init();
-
-std::vector<uint8_t> random_bytes(std::size_t n) {
-    std::vector<uint8_t> v(n);
-    randombytes_buf(v.data(), v.size());
-    return v;
-}
+using test::random_bytes;
 
 MessageId random_id() {
     MessageId id;
