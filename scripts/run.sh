@@ -1,19 +1,173 @@
 #!/usr/bin/env bash
-# The main job. At this stage of the project: install what is missing, build, and run the whole protocol in one
-# process — a network of 15 relays and two endpoints with seeded loss, reordering, duplication and corruption,
-# one 64 MiB message split n=5/k=3 over relay-disjoint 3-hop circuits, verified by hash, and a reply.
-# Exits 0 only if every byte verified. Extra arguments go to voxa-sim-demo (see --help there).
+# The main job: install what is missing, build, start an 8-node dev network in network namespaces (6 relays,
+# 2 endpoints), send a 256 MiB file from node 7 to node 6 split n=5, k=3 over circuits of 2 relays (3 link hops),
+# at most 2 parts per relay, verify its SHA-256 at node 6, reply to the last chunk from node 6, receive the reply at
+# node 7, print a report (goodput, the direct TCP baseline and the ratio, per-node counters), stop the network.
+# Exits 0 only if every byte verified and the reply arrived. The network is stopped on every exit path.
+#
+# Environment: VOXA_RUN_BYTES (default 268435456), VOXA_DEVNET_DIR (default /tmp/voxa-run), VOXA_BUILD
+# (default build/release), VOXA_RUN_TIMEOUT_S (per transfer, default 150).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$voxa_root"
+
+bytes="${VOXA_RUN_BYTES:-268435456}"
+dir="${VOXA_DEVNET_DIR:-/tmp/voxa-run}"
+build="${VOXA_BUILD:-build/release}"
+timeout_s="${VOXA_RUN_TIMEOUT_S:-150}"
+from=7
+to=6
+[[ "$(id -u)" -eq 0 ]] || voxa_die "needs root (network namespaces)"
 
 scripts/setup.sh
-if [ ! -f build/release/build.ninja ]; then
-  meson setup build/release --buildtype=release -Dwerror=true >/dev/null
+if [[ ! -f "$build/build.ninja" ]]; then
+    meson setup "$build" --buildtype=release -Dwerror=true >/dev/null
 fi
-meson compile -C build/release -j "$(nproc)" voxa-sim-demo >/dev/null
+meson compile -C "$build" -j "$voxa_jobs" voxa-dataplane voxactl voxa-bench >/dev/null \
+    || { meson compile -C "$build" -j 1 voxa-dataplane voxactl voxa-bench | tail -n 40; exit 1; }
+voxactl="$build/controlplane/voxactl/voxactl"
+bench="$build/bench/e2e/voxa-bench"
 
-args=("$@")
-if [ ${#args[@]} -eq 0 ]; then
-  args=(--bytes 67108864 --loss 0.05 --reorder 0.02 --duplicate 0.01 --corrupt 0.001 --seed 7)
+work="$(mktemp -d /tmp/voxa-run-work.XXXXXX)"
+bg_pids=()
+cleanup() {
+    local pid
+    for pid in "${bg_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    scripts/devnet.sh stop --dir "$dir" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+t0=$SECONDS
+# --bootstrap all: until periodic gossip reaches peers whose session was accepted inbound, endpoints bootstrapped
+# from nodes 0 and 1 only never learn each other (see the devnet report); with every node listed they do at once.
+scripts/devnet.sh start 8 --netns --relays 6 --hops 2 --n 5 --k 3 --parts-per-relay 2 --dir "$dir" --build "$build" \
+    --bootstrap "${VOXA_DEVNET_BOOTSTRAP:-all}"
+start_s=$((SECONDS - t0))
+data() { printf '%s/node%s/data' "$dir" "$1"; }
+node_id() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[int(sys.argv[2])]["node_id"])' \
+    "$dir/nodes.json" "$1"; }
+
+head -c "$bytes" /dev/urandom >"$work/file"
+sha_sent="$(sha256sum "$work/file" | cut -d' ' -f1)"
+
+# Receivers first, so nothing arrives before someone listens: the file at node 6, the reply at node 7.
+mkdir -p "$work/out"
+"$voxactl" --data "$(data $to)" recv --count 1 --out-dir "$work/out" --timeout "$timeout_s" \
+    >"$work/recv6.out" 2>"$work/recv6.err" &
+recv6=$!
+bg_pids+=("$recv6")
+"$voxactl" --data "$(data $from)" recv --count 1 --out-dir "$work/reply" --timeout $((timeout_s + 60)) \
+    >"$work/recv7.out" 2>"$work/recv7.err" &
+recv7=$!
+bg_pids+=("$recv7")
+sleep 0.3
+
+voxa_log "sending $bytes bytes from node $from to node $to"
+send_t0="$(date +%s.%N)"
+send_rc=0
+"$voxactl" --data "$(data $from)" send "$(node_id $to)" --file "$work/file" >"$work/send.out" 2>"$work/send.err" \
+    || send_rc=$?
+recv_rc=0
+wait "$recv6" || recv_rc=$?
+send_t1="$(date +%s.%N)"
+seconds="$(python3 -c "print(f'{$send_t1 - $send_t0:.2f}')")"
+
+ok=1
+[[ $send_rc -eq 0 ]] || { ok=0; voxa_log "voxactl send exited $send_rc: $(tail -n 5 "$work/send.err")"; }
+[[ $recv_rc -eq 0 ]] || { ok=0; voxa_log "voxactl recv at node $to exited $recv_rc: $(tail -n 5 "$work/recv6.err")"; }
+# `file <name> <bytes> <sha256> <message-id of the chunk that completed it> <in-reply-to or ->`
+read -r _ got_name got_bytes got_sha last_id _ < <(grep '^file ' "$work/recv6.out" | tail -n 1) || true
+sha_disk=""
+if [[ -n "${got_name:-}" ]]; then
+    got_path="$got_name"
+    [[ -f "$got_path" ]] || got_path="$work/out/$(basename "$got_name")"
+    [[ -f "$got_path" ]] && sha_disk="$(sha256sum "$got_path" | cut -d' ' -f1)"
 fi
-exec build/release/dataplane/tools/voxa-sim-demo "${args[@]}"
+if [[ "${got_sha:-}" == "$sha_sent" && "$sha_disk" == "$sha_sent" && "${got_bytes:-}" == "$bytes" ]]; then
+    verified="yes ($sha_sent)"
+else
+    ok=0
+    verified="NO: sent $sha_sent, voxactl reported ${got_sha:-nothing} (${got_bytes:-?} bytes), file on disk ${sha_disk:-missing}"
+fi
+
+# The reply goes to the last chunk's message id; node 7's recv prints `message <id> <in-reply-to> <bytes> <text>`.
+reply_ok="no"
+if [[ -n "${last_id:-}" ]]; then
+    if "$voxactl" --data "$(data $to)" reply "$last_id" --data "voxa run.sh: got $bytes bytes, sha256 $sha_sent" \
+        >"$work/reply.out" 2>"$work/reply.err"; then
+        rc7=0
+        wait "$recv7" || rc7=$?
+        if [[ $rc7 -eq 0 ]] && awk -v id="$last_id" '$1 == "message" && $3 == id { f = 1 } END { exit !f }' \
+            "$work/recv7.out"; then
+            reply_ok="yes"
+        fi
+        [[ "$reply_ok" == yes ]] || voxa_log "node $from: reply not received (recv exit $rc7): $(tail -n 3 "$work/recv7.out" "$work/recv7.err")"
+    else
+        voxa_log "voxactl reply failed: $(tail -n 3 "$work/reply.err")"
+    fi
+else
+    voxa_log "no message id in voxactl recv's output: $(head -c 300 "$work/recv6.out")"
+fi
+[[ "$reply_ok" == yes ]] || ok=0
+
+# The baseline: the same number of bytes over one plain TCP connection between the two namespaces.
+baseline_json="$("$bench" baseline --devnet "$dir" --from $from --to $to --size "$bytes" --count 1 --concurrency 1 \
+    2>"$work/baseline.err" || true)"
+
+# Per-node counters.
+for ((i = 0; i < 8; i++)); do
+    "$voxactl" --data "$(data $i)" stats >"$work/stats$i.json" 2>/dev/null || echo '{}' >"$work/stats$i.json"
+done
+
+python3 - "$work" "$bytes" "$seconds" "$baseline_json" "$verified" "$reply_ok" "$start_s" "$dir" <<'PY'
+import json, sys
+work, nbytes, seconds, baseline, verified, reply_ok, start_s, d = sys.argv[1:]
+nbytes, seconds = int(nbytes), float(seconds)
+goodput = nbytes * 8 / seconds / 1e9 if seconds > 0 else 0
+try:
+    base = json.loads(baseline)["goodput_gbps"]
+except Exception:
+    base = 0
+nodes = json.load(open(f"{d}/nodes.json"))
+def total(obj):
+    if isinstance(obj, dict):
+        return sum(total(v) for v in obj.values())
+    return obj if isinstance(obj, (int, float)) and not isinstance(obj, bool) else 0
+print()
+print("voxa run.sh report")
+print(f"  network     8 nodes in network namespaces (10.77.0.2-9 on bridge voxa-br0), up in {start_s} s;")
+print("              relays 0-5, endpoints 6 and 7")
+print("  splitting   n=5, k=3; each part on its own circuit origin -> relay -> relay -> destination (2 relays,")
+print("              3 link hops); 5 circuits x 2 relays = 10 relay slots over 6 relays, so parts_per_relay_max = 2")
+print("              (< k = 3): no relay ever carries k parts of a message")
+print(f"  file        {nbytes} bytes ({nbytes / 2**20:.0f} MiB), node 7 -> node 6, in 16 MiB messages")
+print(f"  verified    {verified}")
+print(f"  reply       {reply_ok}")
+print(f"  time        {seconds:.2f} s, goodput {goodput:.3f} Gbit/s")
+if base > 0:
+    print(f"  baseline    direct TCP between the two namespaces: {base:.3f} Gbit/s; voxa/baseline = {goodput / base:.3f}x")
+else:
+    print("  baseline    not measured (see voxa-bench baseline's stderr above)")
+print()
+print(f"  {'node':<5} {'role':<9} {'cells fwd':>11} {'cells bwd':>11} {'msgs deliv':>10} {'drops':>8}")
+for n in nodes:
+    i = n["index"]
+    try:
+        s = json.load(open(f"{work}/stats{i}.json"))
+    except Exception:
+        s = {}
+    node = s.get("node", {})
+    print(f"  {i:<5} {'relay' if n['relay'] else 'endpoint':<9} {node.get('cells_relayed_forward', '-'):>11} "
+          f"{node.get('cells_relayed_backward', '-'):>11} {node.get('messages_delivered', '-'):>10} "
+          f"{total(s.get('drops', {})):>8}")
+PY
+if [[ -s "$work/baseline.err" ]]; then voxa_log "baseline: $(tail -n 3 "$work/baseline.err")"; fi
+if [[ $ok -eq 1 ]]; then
+    echo "run.sh: OK"
+else
+    echo "run.sh: FAILED (the daemons' logs stay in $dir/node*/log)"
+    exit 1
+fi

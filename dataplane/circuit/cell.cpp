@@ -39,12 +39,14 @@ Drop parse_cell(uint8_t* cell, std::size_t len, std::size_t cell_bytes, CellView
     if (cell == nullptr || len != wire::cell_payload_bytes(cell_bytes)) return Drop::kBadSize;
 
     const uint8_t cmd = cell[4];
-    if (cmd < uint8_t(wire::CellCmd::kCreate) || cmd > uint8_t(wire::CellCmd::kPadding)) return Drop::kBadCmd;
+    if (cmd < uint8_t(wire::CellCmd::kCreate) || cmd > uint8_t(wire::CellCmd::kDirectory)) return Drop::kBadCmd;
     if ((cell[5] | cell[6] | cell[7]) != 0) return Drop::kReservedNonZero;
 
     const uint32_t circ_id = load_u32(cell);
     const auto command = wire::CellCmd(cmd);
-    if (circ_id == 0 && command != wire::CellCmd::kPadding) return Drop::kZeroCircuitId;
+    // Link-level cells (padding, directory gossip) use circuit id 0; circuit cells never do.
+    const bool link_level = command == wire::CellCmd::kPadding || command == wire::CellCmd::kDirectory;
+    if ((circ_id == 0) != link_level && command != wire::CellCmd::kPadding) return Drop::kZeroCircuitId;
 
     uint8_t* body = cell + wire::kCellHeaderBytes;
     const std::size_t body_len = len - wire::kCellHeaderBytes;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <climits>
+#include <cstdint>
 #include <cstring>
 
 #include <sodium.h>
@@ -47,7 +49,8 @@ struct Candidate {
     std::size_t index;   // into relays
     NetKey net;
     uint64_t capacity;
-    bool taken = false;
+    std::size_t uses = 0;   // paths it is on
+    bool on_path = false;   // on the path being built
 };
 
 bool fail(std::string* why, std::string text) {
@@ -58,8 +61,9 @@ bool fail(std::string* why, std::string text) {
 }  // namespace
 
 std::optional<std::vector<std::vector<std::size_t>>> choose_disjoint_paths(std::span<const RelayInfo> relays,
-    std::size_t circuits, std::size_t hops, std::span<const NodeId> exclude, std::string* why) {
-    if (circuits == 0 || hops == 0 || hops > kHopsMax) {
+    std::size_t circuits, std::size_t hops, std::span<const NodeId> exclude, std::string* why,
+    std::size_t uses_per_relay_max, std::span<const NodeId> already_used) {
+    if (circuits == 0 || hops == 0 || hops > kHopsMax || uses_per_relay_max == 0) {
         fail(why, "invalid request: " + std::to_string(circuits) + " circuits of " + std::to_string(hops) +
                       " hops (need circuits >= 1 and hops in 1.." + std::to_string(kHopsMax) + ")");
         return std::nullopt;
@@ -78,10 +82,18 @@ std::optional<std::vector<std::vector<std::size_t>>> choose_disjoint_paths(std::
         cand.push_back(Candidate{i, net_of(r.endpoint, i), r.capacity});
     }
     const std::size_t needed = circuits * hops;
-    if (cand.size() < needed) {
-        fail(why, "not enough distinct relays: " + std::to_string(circuits) + " disjoint paths of " +
-                      std::to_string(hops) + " hops need " + std::to_string(needed) + " live relays, " +
-                      std::to_string(cand.size()) + " usable (after excluding origin, destination, dead ones)");
+    const std::size_t uses_max = uses_per_relay_max;
+    std::size_t uses_left = 0;
+    for (Candidate& c : cand) {
+        c.uses = std::size_t(std::count(already_used.begin(), already_used.end(), relays[c.index].id));
+        uses_left += c.uses < uses_max ? uses_max - c.uses : 0;
+    }
+    if (cand.size() < hops || uses_left < needed) {
+        const std::size_t relays_needed = std::max(hops, (needed + already_used.size() + uses_max - 1) / uses_max);
+        fail(why, "not enough distinct relays: " + std::to_string(circuits) + " paths of " + std::to_string(hops) +
+                      " hops with each relay on at most " + std::to_string(uses_max) + " of them need " +
+                      std::to_string(relays_needed) + " live relays, " + std::to_string(cand.size()) +
+                      " usable (after excluding origin, destination, dead ones)");
         return std::nullopt;
     }
 
@@ -96,24 +108,30 @@ std::optional<std::vector<std::vector<std::size_t>>> choose_disjoint_paths(std::
     std::vector<std::vector<std::size_t>> paths(circuits);
     for (auto& path : paths) {
         path_nets.clear();
+        for (auto& c : cand) c.on_path = false;
         for (std::size_t h = 0; h < hops; ++h) {
+            // Fewest uses first (relay-disjoint whenever there are enough relays), then network diversity.
             // Tier 0: a network nobody chosen shares. Tier 1: a network new to this path. Tier 2: anything left.
             auto tier_of = [&](const Candidate& c) {
-                return !in(used_nets, c.net) ? 0 : !in(path_nets, c.net) ? 1 : 2;
+                return int(c.uses) * 3 + (!in(used_nets, c.net) ? 0 : !in(path_nets, c.net) ? 1 : 2);
             };
-            int best = 3;
+            auto usable = [&](const Candidate& c) { return !c.on_path && c.uses < uses_max; };
+            int best = INT32_MAX;
             for (const Candidate& c : cand) {
-                if (!c.taken) best = std::min(best, tier_of(c));
+                if (usable(c)) best = std::min(best, tier_of(c));
             }
-            VOXA_CHECK(best < 3);   // there are at least `needed` candidates
+            if (best == INT32_MAX) {
+                fail(why, "no relay left for hop " + std::to_string(h + 1) + " (relays too few for these paths)");
+                return std::nullopt;
+            }
             uint64_t total = 0;
             for (const Candidate& c : cand) {
-                if (!c.taken && tier_of(c) == best) total += c.capacity;
+                if (usable(c) && tier_of(c) == best) total += c.capacity;
             }
             uint64_t pick = uniform64(total);
             Candidate* chosen = nullptr;
             for (Candidate& c : cand) {
-                if (c.taken || tier_of(c) != best) continue;
+                if (!usable(c) || tier_of(c) != best) continue;
                 if (pick < c.capacity) {
                     chosen = &c;
                     break;
@@ -121,7 +139,8 @@ std::optional<std::vector<std::vector<std::size_t>>> choose_disjoint_paths(std::
                 pick -= c.capacity;
             }
             VOXA_CHECK(chosen != nullptr);
-            chosen->taken = true;
+            ++chosen->uses;
+            chosen->on_path = true;
             used_nets.push_back(chosen->net);
             path_nets.push_back(chosen->net);
             path.push_back(chosen->index);

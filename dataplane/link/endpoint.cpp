@@ -38,6 +38,24 @@ Timestamp successor(Timestamp t) noexcept {
 
 }  // namespace
 
+namespace {
+
+// The static key a worker initiates with (LinkConfig::worker).
+StaticKeys worker_static(const crypto::Identity& self, uint8_t worker) noexcept {
+    StaticKeys keys;
+    if (worker == 0) {
+        keys.secret = self.x25519_secret();
+        keys.pub = self.peer().x25519;
+        return keys;
+    }
+    uint8_t const input[1] = {worker};
+    crypto::kdf({keys.secret.span()}, "voxa.link.worker", crypto::Bytes(input), crypto::Bytes(self.x25519_secret().span()));
+    crypto_scalarmult_curve25519_base(keys.pub.data(), keys.secret.data());
+    return keys;
+}
+
+}  // namespace
+
 LinkEndpoint::LinkEndpoint(const crypto::Identity& self, const LinkConfig& config, const Clock& clock,
                            const WallClock& wall)
     : config_(config),
@@ -46,11 +64,13 @@ LinkEndpoint::LinkEndpoint(const crypto::Identity& self, const LinkConfig& confi
       by_index_(std::size_t(config.peers_max) * 5),   // per peer: handshake + 3 keypairs + 1 being installed
       by_static_(config.peers_max),
       by_id_(config.peers_max),
-      checker_(self.peer().x25519) {
+      checker_(self.peer().x25519),
+      response_checker_(worker_static(self, config.worker).pub) {
     VOXA_CHECK(crypto::init());
     VOXA_CHECK(config.peers_max > 0 && config.peers_max < kNoPeer);
     self_.secret = self.x25519_secret();
     self_.pub = self.peer().x25519;
+    initiator_ = worker_static(self, config.worker);
     uint8_t offered = 0;
     for (crypto::Suite s : {crypto::Suite::kChaCha20Poly1305, crypto::Suite::kAes256Gcm}) {
         if ((config.suites_offered & suite_bit(s)) && crypto::suite_available(config.provider, s)) {
@@ -170,6 +190,7 @@ uint32_t LinkEndpoint::new_index(PeerHandle peer) noexcept {
     for (int tries = 0; tries < 1000; ++tries) {
         uint32_t idx;
         randombytes_buf(&idx, sizeof idx);
+        idx = (idx & 0x00ffffffu) | (uint32_t(config_.worker) << 24);   // the steering byte (see LinkConfig)
         if (idx == FixedMap<uint32_t, IndexHasher>::kAbsent || by_index_.find(idx) != kNoPeer) continue;
         VOXA_CHECK(by_index_.insert(idx, peer));
         return idx;
@@ -274,7 +295,7 @@ void LinkEndpoint::send_initiation(PeerHandle h, TxSink& tx, uint64_t now_ns) no
     payload.suites = config_.suites_offered;
 
     uint8_t msg[kInitiationBytes];
-    if (!create_initiation(self_, p.identity.x25519, idx, payload, msg, &p.hs)) {
+    if (!create_initiation(initiator_, p.identity.x25519, idx, payload, msg, &p.hs)) {
         by_index_.erase(idx);   // the peer's static key is a low-order point: no handshake is possible
         ++stats_.handshakes_given_up;
         return;
@@ -356,7 +377,7 @@ RxEvent LinkEndpoint::on_initiation(const Endpoint& from, const uint8_t* msg, Tx
 }
 
 RxEvent LinkEndpoint::on_response(const Endpoint& from, const uint8_t* msg, TxSink& tx, uint64_t now_ns) noexcept {
-    if (!checker_.mac1_ok(msg, kRespMac1Off)) return dropped(Drop::kBadMac1);
+    if (!response_checker_.mac1_ok(msg, kRespMac1Off)) return dropped(Drop::kBadMac1);
     uint32_t const local = load_u32(msg + kRespReceiverOff);
     PeerHandle const h = by_index_.find(local);
     if (h == kNoPeer || !peers_[h].hs_active || peers_[h].hs_index != local) return dropped(Drop::kUnknownReceiver);
@@ -364,7 +385,7 @@ RxEvent LinkEndpoint::on_response(const Endpoint& from, const uint8_t* msg, TxSi
 
     uint8_t suite_value = 0;
     TransportKeys keys;
-    if (!consume_response(&p.hs, self_, msg, &suite_value, &keys)) return dropped(Drop::kHandshakeDecrypt, h);
+    if (!consume_response(&p.hs, initiator_, msg, &suite_value, &keys)) return dropped(Drop::kHandshakeDecrypt, h);
     // The handshake is spent either way now; its index lives on as the keypair's.
     p.hs_active = false;
     bool const known_suite = suite_value == uint8_t(crypto::Suite::kChaCha20Poly1305) ||

@@ -48,6 +48,13 @@ struct LinkConfig {
     uint32_t peers_max = 4096;
     bool accept_unknown_peers = true;           // relays accept initiators not in the directory (clients)
     std::size_t cell_bytes = wire::kCellBytesDefault;
+    // The worker (data-plane thread) this endpoint belongs to. Every receiver index it hands out carries the worker
+    // in its top byte, so a datagram can be steered to its session's worker before it is decrypted
+    // (dataplane/io/steering.h). Worker 0 initiates with the node's static key; worker w > 0 with its own key
+    // derived from it (BLAKE2b KDF, label "voxa.link.worker", input w), so that the sessions two workers of one
+    // node open to the same responder are two peers there, never one peer whose sessions replace each other.
+    // Responders always answer with the node's key, whichever worker receives the initiation.
+    uint8_t worker = 0;
 };
 
 struct LinkStats {
@@ -142,7 +149,8 @@ private:
     RxEvent dropped(Drop why, PeerHandle peer = kNoPeer) noexcept;
     void reset_peer(Peer& p) noexcept;
 
-    StaticKeys self_;
+    StaticKeys self_;        // answers initiations (the node's published key)
+    StaticKeys initiator_;   // starts handshakes: self_ on worker 0, a derived key on other workers
     LinkConfig config_;
     const Clock& clock_;
     const WallClock& wall_;
@@ -150,7 +158,8 @@ private:
     FixedMap<uint32_t, IndexHasher> by_index_;
     FixedMap<PublicKey, Key32Hasher> by_static_;
     FixedMap<NodeId, Key32Hasher> by_id_;
-    CookieChecker checker_;
+    CookieChecker checker_;            // mac1/mac2 of initiations to self_
+    CookieChecker response_checker_;   // mac1 of responses to initiator_
     std::vector<uint64_t> arrivals_ns_;   // ring of the last handshakes_per_s_max + 1 initiation arrival times
     std::size_t arrivals_pos_ = 0;
     uint64_t arrivals_seen_ = 0;

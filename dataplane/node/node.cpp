@@ -26,6 +26,8 @@ std::string_view drop_name(Drop d) noexcept {
         case Drop::kCircuitsFull: return "circuits_full";
         case Drop::kBadExtend: return "bad_extend";
         case Drop::kOrphansFull: return "orphans_full";
+        case Drop::kHandoffFull: return "handoff_full";
+        case Drop::kGossipFull: return "gossip_full";
         case Drop::kCount: break;
     }
     return "unknown";
@@ -41,6 +43,7 @@ Node::Node(const crypto::Identity& self, const NodeConfig& config, const Clock& 
           link::LinkConfig lc = config.link;
           lc.cell_bytes = config.cell_bytes;
           lc.provider = config.provider;
+          lc.worker = config.worker;
           return lc;
       }(), clock, wall),
       relays_(config.circuits_max),
@@ -55,9 +58,14 @@ Node::Node(const crypto::Identity& self, const NodeConfig& config, const Clock& 
     VOXA_CHECK(config.cell_bytes >= wire::kCellBytesMin && config.cell_bytes <= wire::kCellBytesMax);
     VOXA_CHECK(config.hops >= 1 && config.hops <= circuit::kHopsMax);
     VOXA_CHECK(config.k >= 1 && config.k <= config.n && config.n <= wire::kPartsMax);
+    VOXA_CHECK(config.workers >= 1 && config.worker < config.workers);
+    VOXA_CHECK(config.parts_per_relay_max >= 1);
 }
 
 Node::~Node() = default;
+
+std::size_t Node::origin_circuits() const noexcept { return origin_.size(); }
+std::size_t Node::known_nodes() const noexcept { return known_.size(); }
 
 void Node::add_known_node(const crypto::PeerIdentity& peer, const Endpoint& endpoint, uint32_t capacity,
                           bool is_relay) {
@@ -89,10 +97,14 @@ void Node::on_datagram(const Endpoint& from, uint8_t* data, std::size_t len) noe
     switch (ev.kind) {
         case link::RxEvent::Kind::kSessionUp:
             flush_pending(ev.peer);
+            send_gossip(ev.peer);
             break;
         case link::RxEvent::Kind::kPayload:
             // A responder's session is confirmed by the initiator's first transport packet, which may carry data.
-            if (ev.session_up) flush_pending(ev.peer);
+            if (ev.session_up) {
+                flush_pending(ev.peer);
+                send_gossip(ev.peer);
+            }
             on_cell(ev.peer, data, ev.payload, ev.payload_len);
             break;
         case link::RxEvent::Kind::kDropped:
@@ -116,6 +128,7 @@ void Node::on_cell(link::PeerHandle peer, uint8_t* packet, uint8_t* cell, std::s
         case wire::CellCmd::kRelayBackward: on_relay_backward(peer, packet, view); break;
         case wire::CellCmd::kDestroy: on_destroy(peer, view); break;
         case wire::CellCmd::kPadding: break;
+        case wire::CellCmd::kDirectory: on_directory_cell(view); break;
     }
 }
 
@@ -150,14 +163,13 @@ void Node::on_created(link::PeerHandle peer, const circuit::CellView& cell) noex
     if (circuit::RelayCircuit* c = relays_.find_next(peer, cell.circ_id); c != nullptr && c->extending) {
         c->extending = false;
         c->last_used_ns = clock_.now_ns();
-        const CircuitRef back{CircuitRef::Kind::kEnd, c->prev_peer, c->prev_id};
+        const CircuitRef back = ref(CircuitRef::Kind::kEnd, c->prev_peer, c->prev_id);
         send_relay_msg(back, wire::RelayMsgType::kExtended, 0,
                        std::span<const uint8_t>(cell.body, circuit::kCreatedBytes));
         return;
     }
     // Our own circuit's first hop.
-    const CircuitRef ref{CircuitRef::Kind::kOrigin, peer, cell.circ_id};
-    OriginCircuit* oc = origin_circuit(ref);
+    OriginCircuit* oc = origin_circuit(ref(CircuitRef::Kind::kOrigin, peer, cell.circ_id));
     if (oc == nullptr || oc->state != OriginCircuit::State::kBuilding || oc->crypto.hops() != 0 || !oc->pending) {
         stats_.drops[std::size_t(Drop::kUnknownCircuit)] += 1;
         return;
@@ -176,7 +188,11 @@ void Node::on_created(link::PeerHandle peer, const circuit::CellView& cell) noex
 void Node::on_relay_forward(link::PeerHandle peer, uint8_t* packet, const circuit::CellView& cell) noexcept {
     circuit::RelayCircuit* c = relays_.find_prev(peer, cell.circ_id);
     if (c == nullptr) {
+        // A circuit this node forgot (it restarted, or tore the circuit down): tell the sender, hop by hop, so
+        // the origin rebuilds instead of sending into the void. One DESTROY per such cell, to an authenticated
+        // neighbour only: no amplification.
         stats_.drops[std::size_t(Drop::kUnknownCircuit)] += 1;
+        send_destroy(peer, cell.circ_id);
         return;
     }
     c->last_used_ns = clock_.now_ns();
@@ -212,7 +228,7 @@ void Node::on_relay_forward(link::PeerHandle peer, uint8_t* packet, const circui
         on_extend(c, msg.data);
         return;
     }
-    on_end_message(CircuitRef{CircuitRef::Kind::kEnd, peer, cell.circ_id}, msg);
+    on_end_message(ref(CircuitRef::Kind::kEnd, peer, cell.circ_id), msg);
 }
 
 void Node::on_extend(circuit::RelayCircuit* c, std::span<const uint8_t> data) noexcept {
@@ -223,7 +239,7 @@ void Node::on_extend(circuit::RelayCircuit* c, std::span<const uint8_t> data) no
     NodeId next_id;
     std::memcpy(next_id.data(), data.data(), next_id.size());
     auto it = known_index_.find(next_id);
-    const CircuitRef back{CircuitRef::Kind::kEnd, c->prev_peer, c->prev_id};
+    const CircuitRef back = ref(CircuitRef::Kind::kEnd, c->prev_peer, c->prev_id);
     if (it == known_index_.end()) {
         stats_.drops[std::size_t(Drop::kNoRoute)] += 1;
         send_relay_msg(back, wire::RelayMsgType::kExtendFailed, 0, {});
@@ -258,9 +274,10 @@ void Node::on_relay_backward(link::PeerHandle peer, uint8_t* packet, const circu
         forward_in_place(c->prev_peer, packet);
         return;
     }
-    OriginCircuit* oc = origin_circuit(CircuitRef{CircuitRef::Kind::kOrigin, peer, cell.circ_id});
+    OriginCircuit* oc = origin_circuit(ref(CircuitRef::Kind::kOrigin, peer, cell.circ_id));
     if (oc == nullptr || oc->state == OriginCircuit::State::kDead || oc->crypto.hops() == 0) {
         stats_.drops[std::size_t(Drop::kUnknownCircuit)] += 1;
+        if (oc == nullptr) send_destroy(peer, cell.circ_id);   // as in on_relay_forward
         return;
     }
     if (!oc->crypto.unwrap_backward(oc->crypto.hops(), nonce, onion, onion_len())) {
@@ -287,12 +304,13 @@ void Node::on_destroy(link::PeerHandle peer, const circuit::CellView& cell) noex
         relays_.erase(c);
         return;
     }
-    if (OriginCircuit* oc = origin_circuit(CircuitRef{CircuitRef::Kind::kOrigin, peer, cell.circ_id})) {
+    if (OriginCircuit* oc = origin_circuit(ref(CircuitRef::Kind::kOrigin, peer, cell.circ_id))) {
         kill_origin_circuit(*oc, false);
     }
 }
 
 void Node::on_end_message(const CircuitRef& ref, const RelayMsgView& msg) noexcept {
+    if (hand_end_message(ref, msg)) return;   // the message belongs to another worker
     switch (msg.type) {
         case wire::RelayMsgType::kData: on_data(ref, msg.data); break;
         case wire::RelayMsgType::kManifest: on_manifest(ref, msg.data); break;
@@ -339,6 +357,15 @@ void Node::send_destroy(link::PeerHandle peer, uint32_t circ_id) noexcept {
 
 bool Node::send_relay_msg(const CircuitRef& ref, wire::RelayMsgType type, uint8_t flags,
                           std::span<const uint8_t> data) noexcept {
+    if (foreign(ref)) {   // another worker's circuit: that worker seals and sends it
+        if (handoff_ == nullptr || !handoff_->handoff(ref.worker, Handoff{Handoff::Kind::kSendOnCircuit, type, flags,
+                                                                          ref}, data)) {
+            stats_.drops[std::size_t(Drop::kHandoffFull)] += 1;
+            return false;
+        }
+        stats_.handoffs_out += 1;
+        return true;
+    }
     const std::size_t msg_bytes = wire::relay_msg_bytes(config_.cell_bytes);
     if (ref.kind == CircuitRef::Kind::kOrigin) {
         OriginCircuit* oc = origin_circuit(ref);
@@ -385,6 +412,7 @@ void Node::tick() noexcept {
     for (link::PeerHandle peer : waiting) flush_pending(peer);
     tick_circuits();
     tick_delivery();
+    tick_gossip();
     reassembler_.expire();
 }
 

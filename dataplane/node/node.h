@@ -75,6 +75,12 @@ struct NodeConfig {
     std::size_t outgoing_messages_max = 256;
     std::size_t replyable_max = 1024;               // requests remembered for reply()
     std::size_t orphan_cells_max = 8192;            // fragments held until their manifest arrives
+    uint8_t parts_per_relay_max = 1;                // 1: relay-disjoint circuits; more lets a small network
+                                                    // share relays between a message's circuits (< k)
+    // Workers: one Node per data-plane worker, all with the same identity (see "Workers" below).
+    uint8_t worker = 0, workers = 1;
+    uint64_t gossip_interval_ns = 30 * kNsPerS;     // directory gossip to every neighbour with a session
+    std::size_t gossip_in_max = 256;                // received gossip bodies waiting for pop_gossip()
 };
 
 // For tests of the protocol's defences only: a relay that misbehaves on purpose.
@@ -82,20 +88,47 @@ struct FaultInjection {
     double flip_relayed_bit_probability = 0.0;      // flip one bit of the onion of a relayed forward cell
 };
 
-// Where a relay message goes: a circuit this node originated (forward) or one it ends (backward).
+// Where a relay message goes: a circuit this node originated (forward) or one it ends (backward), on the worker
+// that owns it.
 struct CircuitRef {
     enum class Kind : uint8_t { kNone, kOrigin, kEnd };
     Kind kind = Kind::kNone;
     link::PeerHandle peer = link::kNoPeer;          // first hop (kOrigin) or previous hop (kEnd)
     uint32_t circ_id = 0;
+    uint8_t worker = 0;                             // the worker whose Node holds the circuit
     friend bool operator==(const CircuitRef&, const CircuitRef&) = default;
-    uint64_t key() const noexcept { return (uint64_t(kind == Kind::kEnd) << 63) | (uint64_t(peer) << 32) | circ_id; }
+    // Unique among a node's circuits (peer handles stay below 2^23: LinkConfig::peers_max).
+    uint64_t key() const noexcept {
+        return (uint64_t(kind == Kind::kEnd) << 63) | (uint64_t(worker) << 55) | (uint64_t(peer) << 32) | circ_id;
+    }
 };
+
+// Workers. A node runs one Node per data-plane worker, all with the same identity. Link sessions and circuits
+// belong to the worker that made or accepted them (the link layer's receiver indices name the worker, so the
+// backend steers their datagrams there). Messages belong to a worker too: owner(id) = id[0] % workers. Relay
+// messages about a message (DATA, MANIFEST, STATUS, DONE) that arrive on another worker's circuit are handed to
+// the owner, and a message's owner sends on another worker's circuit by handing the relay message to that worker.
+// Both go through a HandoffSink (the daemon's SPSC rings between workers); a full ring drops, counted, and the
+// retransmission machinery recovers as from any loss.
+struct Handoff {
+    enum class Kind : uint8_t { kEndMessage = 1, kSendOnCircuit = 2 };
+    Kind kind = Kind::kEndMessage;
+    wire::RelayMsgType type = wire::RelayMsgType::kPadding;
+    uint8_t flags = 0;
+    CircuitRef ref;                                 // kEndMessage: the circuit it arrived on; kSendOnCircuit: target
+};
+class HandoffSink {
+public:
+    virtual ~HandoffSink() = default;
+    // Queues `h` and a copy of `data` for worker `to`; false when its ring is full.
+    virtual bool handoff(uint8_t to, const Handoff& h, std::span<const uint8_t> data) noexcept = 0;
+};
+inline uint8_t message_owner(const MessageId& id, uint8_t workers) noexcept { return uint8_t(id[0] % workers); }
 
 // Node-level drops (link, circuit and reassembly layers count their own).
 enum class Drop : uint8_t {
     kNone, kBadCell, kUnknownCircuit, kBadRelayMsg, kUnexpectedMsg, kBadE2eTag, kPendingFull, kNoRoute,
-    kCircuitsFull, kBadExtend, kOrphansFull, kCount
+    kCircuitsFull, kBadExtend, kOrphansFull, kHandoffFull, kGossipFull, kCount
 };
 std::string_view drop_name(Drop d) noexcept;
 
@@ -106,6 +139,7 @@ struct NodeStats {
     uint64_t circuits_built = 0, circuits_failed = 0, circuits_relayed = 0;
     uint64_t messages_sent = 0, messages_delivered = 0, messages_failed = 0, messages_received = 0;
     uint64_t fragments_sent = 0, fragments_retransmitted = 0, status_sent = 0, status_received = 0;
+    uint64_t handoffs_out = 0, handoffs_in = 0, gossip_sent = 0, gossip_received = 0;
 };
 
 enum class SendState : uint8_t { kUnknown, kBuildingCircuits, kSending, kDelivered, kFailed };
@@ -152,7 +186,24 @@ public:
     // The relays of every live circuit this node originated to `destination` (for tests and the API).
     std::vector<std::vector<NodeId>> circuit_paths(const NodeId& destination) const;
     std::size_t relay_circuits() const noexcept { return relays_.size(); }
+    std::size_t origin_circuits() const noexcept;
+    std::size_t known_nodes() const noexcept;
     void set_faults(const FaultInjection& f) noexcept { faults_ = f; }
+
+    // Starts a link handshake with a known node now (bootstrap peers), so gossip can flow before any circuit.
+    void connect(const NodeId& id) noexcept;
+
+    // Directory gossip (node_gossip.cpp). The bodies (dataplane/directory: signed descriptors) come from the
+    // daemon; this node sends them in DIRECTORY cells to every neighbour when its session comes up and to every
+    // known neighbour with a session each gossip interval. Bodies received from neighbours wait in a bounded queue.
+    void set_gossip(std::vector<std::vector<uint8_t>> bodies);
+    bool pop_gossip(std::vector<uint8_t>* body);
+    std::size_t gossip_body_bytes() const noexcept { return cell_len() - wire::kCellHeaderBytes; }
+
+    // Workers (node_handoff.cpp): `sink` outlives the node; null with one worker.
+    void set_handoff(HandoffSink* sink) noexcept { handoff_ = sink; }
+    // Work another worker handed to this one.
+    void on_handoff(const Handoff& h, std::span<const uint8_t> data) noexcept;
 
 private:
     struct KnownNode;
@@ -192,6 +243,19 @@ private:
     uint64_t build_timeout_ns() const noexcept;
     void expire_relay_circuits() noexcept;
     OriginCircuit* origin_circuit(const CircuitRef& ref) noexcept;
+
+    // node_gossip.cpp
+    void on_directory_cell(const circuit::CellView& cell) noexcept;
+    void send_gossip(link::PeerHandle peer) noexcept;
+    void tick_gossip() noexcept;
+
+    // node_handoff.cpp
+    bool foreign(const CircuitRef& ref) const noexcept { return ref.worker != config_.worker; }
+    CircuitRef ref(CircuitRef::Kind kind, link::PeerHandle peer, uint32_t circ_id) const noexcept {
+        return CircuitRef{kind, peer, circ_id, config_.worker};
+    }
+    bool hand_end_message(const CircuitRef& ref, const RelayMsgView& msg) noexcept;   // true if handed over
+    MessageId new_message_id() const noexcept;   // random, owned by this worker
 
     // node_delivery.cpp: sending, retransmitting, receiving
     std::optional<MessageId> start_outgoing(std::span<const uint8_t> message, const MessageId* in_reply_to,
@@ -243,6 +307,10 @@ private:
     std::unordered_map<MessageId, std::vector<Orphan>, MessageIdHash> orphans_;
     std::size_t orphan_cells_ = 0;
     uint64_t last_relay_sweep_ns_ = 0;
+    HandoffSink* handoff_ = nullptr;
+    std::vector<std::vector<uint8_t>> gossip_out_;
+    std::deque<std::vector<uint8_t>> gossip_in_;
+    uint64_t last_gossip_ns_ = 0;
     uint64_t build_ns_avg_ = 0;   // running average of successful circuit builds; 0 until the first
 };
 

@@ -15,8 +15,7 @@ uint32_t Node::allocate_circ_id(link::PeerHandle peer) const noexcept {
     // Both tables index circuits we created on a link by (peer, id); an id must be free in both.
     for (;;) {
         const uint32_t id = relays_.allocate_id(peer);
-        const CircuitRef ref{CircuitRef::Kind::kOrigin, peer, id};
-        if (origin_.count(ref.key()) == 0) return id;
+        if (origin_.count(ref(CircuitRef::Kind::kOrigin, peer, id).key()) == 0) return id;
     }
 }
 
@@ -40,15 +39,19 @@ Node::CircuitSet* Node::circuit_set(const NodeId& destination, std::string* erro
     }
     CircuitSet& set = *it->second;
 
-    // Relays already used by this set's live circuits stay excluded: circuits of one set share no relay.
+    // Relays already used by this set's live circuits stay excluded (circuits of one set share no relay), or,
+    // when a relay may carry several parts, count as uses.
     std::vector<NodeId> exclude{self_.id(), destination};
+    std::vector<NodeId> used;
     std::size_t empty = 0;
     for (OriginCircuit* oc : set.slots) {
         if (oc == nullptr) {
             ++empty;
             continue;
         }
-        for (std::size_t i = 0; i + 1 < oc->path.size(); ++i) exclude.push_back(known_[oc->path[i]].identity.id);
+        for (std::size_t i = 0; i + 1 < oc->path.size(); ++i) {
+            (config_.parts_per_relay_max > 1 ? used : exclude).push_back(known_[oc->path[i]].identity.id);
+        }
     }
     if (empty == 0) return &set;
 
@@ -60,7 +63,8 @@ Node::CircuitSet* Node::circuit_set(const NodeId& destination, std::string* erro
         relay_known.push_back(i);
     }
     std::string why;
-    auto paths = circuit::choose_disjoint_paths(relays, empty, config_.hops, exclude, &why);
+    auto paths = circuit::choose_disjoint_paths(relays, empty, config_.hops, exclude, &why,
+                                                config_.parts_per_relay_max, used);
     if (!paths) {
         if (error) *error = "cannot build " + std::to_string(empty) + " relay-disjoint circuits of " +
                             std::to_string(config_.hops) + " hops: " + why;
@@ -81,7 +85,7 @@ bool Node::start_circuit(CircuitSet& set, std::size_t slot, std::span<const std:
     const link::PeerHandle first = peer_for(path[0]);
     if (first == link::kNoPeer) return false;
     auto oc = std::make_unique<OriginCircuit>(config_.provider);
-    oc->ref = CircuitRef{CircuitRef::Kind::kOrigin, first, allocate_circ_id(first)};
+    oc->ref = ref(CircuitRef::Kind::kOrigin, first, allocate_circ_id(first));
     oc->path.assign(path.begin(), path.end());
     oc->started_ns = clock_.now_ns();
     oc->set = &set;

@@ -13,16 +13,6 @@
 #include "voxa/assert.h"
 
 namespace voxa::node {
-namespace {
-
-MessageId random_message_id() noexcept {
-    MessageId id;
-    randombytes_buf(id.data(), id.size());
-    return id;
-}
-
-}  // namespace
-
 std::optional<MessageId> Node::send(const NodeId& destination, std::span<const uint8_t> message,
                                     std::string* error) {
     if (destination == self_.id()) {
@@ -76,7 +66,7 @@ std::optional<MessageId> Node::start_outgoing(std::span<const uint8_t> message, 
         return std::nullopt;
     }
     auto out = std::make_unique<Outgoing>();
-    out->id = random_message_id();
+    out->id = new_message_id();
     out->split = split::split_message(message, split::SplitParams{config_.k, config_.n}, out->id, in_reply_to,
                                       config_.provider, error);
     if (!out->split) return std::nullopt;
@@ -125,6 +115,7 @@ std::optional<MessageId> Node::start_outgoing(std::span<const uint8_t> message, 
 }
 
 bool Node::ref_alive(const CircuitRef& ref) noexcept {
+    if (foreign(ref)) return ref.kind != CircuitRef::Kind::kNone;   // its worker drops what it cannot send
     if (ref.kind == CircuitRef::Kind::kOrigin) {
         const OriginCircuit* oc = origin_circuit(ref);
         return oc != nullptr && oc->state == OriginCircuit::State::kReady;

@@ -40,6 +40,7 @@ enum class CellCmd : uint8_t {
     kRelayBackward = 4,   // onion cell travelling towards the origin
     kDestroy = 5,         // tear down, hop by hop, both directions
     kPadding = 6,         // link padding; dropped by the receiver
+    kDirectory = 7,       // circ_id 0: signed node descriptors a neighbour knows (dataplane/directory)
 };
 inline constexpr std::size_t kCellHeaderBytes = 8;    // circ_id u32, cmd u8, rsv[3]
 inline constexpr std::size_t kCellNonceBytes = 16;    // per-hop re-randomised nonce of RELAY cells

@@ -13,7 +13,7 @@ namespace {
 using wire::CellCmd;
 
 constexpr CellCmd kAllCmds[] = {CellCmd::kCreate,        CellCmd::kCreated, CellCmd::kRelayForward,
-                                CellCmd::kRelayBackward, CellCmd::kDestroy, CellCmd::kPadding};
+                                CellCmd::kRelayBackward, CellCmd::kDestroy, CellCmd::kPadding, CellCmd::kDirectory};
 
 std::vector<uint8_t> make_cell(std::size_t cell_bytes, uint32_t id, CellCmd cmd) {
     std::vector<uint8_t> cell(wire::cell_payload_bytes(cell_bytes), 0);
@@ -28,7 +28,7 @@ std::vector<uint8_t> make_cell(std::size_t cell_bytes, uint32_t id, CellCmd cmd)
 TEST(Cell, RoundTripEveryCommandAndSize) {
     for (std::size_t cell_bytes : {wire::kCellBytesMin, wire::kCellBytesDefault, wire::kCellBytesMax}) {
         for (CellCmd cmd : kAllCmds) {
-            const uint32_t id = 0x80000001u ^ uint32_t(cmd);
+            const uint32_t id = cmd == CellCmd::kDirectory ? 0 : 0x80000001u ^ uint32_t(cmd);   // link-level
             auto cell = make_cell(cell_bytes, id, cmd);
             CellView v{};
             ASSERT_EQ(parse_cell(cell.data(), cell.size(), cell_bytes, &v), Drop::kNone)
@@ -75,7 +75,7 @@ TEST(Cell, DropBadSize) {
 }
 
 TEST(Cell, DropBadCmd) {
-    for (int cmd : {0, 7, 8, 0x80, 255}) {
+    for (int cmd : {0, 8, 9, 0x80, 255}) {
         auto cell = make_cell(1280, 7, CellCmd::kRelayForward);
         cell[4] = uint8_t(cmd);
         CellView v{};
@@ -92,13 +92,20 @@ TEST(Cell, DropReservedNonZero) {
     }
 }
 
-TEST(Cell, DropZeroCircuitIdExceptPadding) {
+TEST(Cell, DropZeroCircuitIdExceptLinkLevelCells) {
     for (CellCmd cmd : kAllCmds) {
         auto cell = make_cell(1280, 0, cmd);
         CellView v{};
-        const Drop expect = cmd == CellCmd::kPadding ? Drop::kNone : Drop::kZeroCircuitId;
-        EXPECT_EQ(parse_cell(cell.data(), cell.size(), 1280, &v), expect) << int(cmd);
+        const bool link_level = cmd == CellCmd::kPadding || cmd == CellCmd::kDirectory;
+        EXPECT_EQ(parse_cell(cell.data(), cell.size(), 1280, &v), link_level ? Drop::kNone : Drop::kZeroCircuitId)
+            << int(cmd);
     }
+}
+
+TEST(Cell, DirectoryCellsUseCircuitIdZeroOnly) {
+    auto cell = make_cell(1280, 5, CellCmd::kDirectory);
+    CellView v{};
+    EXPECT_EQ(parse_cell(cell.data(), cell.size(), 1280, &v), Drop::kZeroCircuitId);
 }
 
 TEST(Cell, DropHandshakeWithNonZeroPadding) {

@@ -190,3 +190,37 @@ TEST(Path, Ipv6SameSlash48IsOneNetwork) {
 
 }  // namespace
 }  // namespace voxa::circuit
+
+namespace voxa::circuit {
+namespace {
+
+// A small network (6 relays) cannot give 5 disjoint 2-relay paths; allowing each relay on 2 paths can, and then no
+// relay is on more than 2 paths (below k = 3) nor twice on one path, and every relay is used before any is reused.
+TEST(Path, SmallNetworkSharesRelaysWithinTheLimit) {
+    std::vector<RelayInfo> relays(6);
+    for (std::size_t i = 0; i < relays.size(); ++i) {
+        relays[i].id.fill(uint8_t(i + 1));
+        relays[i].endpoint = Endpoint::sim(uint32_t(i));
+    }
+    std::string why;
+    EXPECT_FALSE(choose_disjoint_paths(relays, 5, 2, {}, &why).has_value());
+    EXPECT_NE(why.find("need 10 live relays"), std::string::npos) << why;
+    EXPECT_FALSE(choose_disjoint_paths(relays, 5, 3, {}, &why, 2).has_value());   // 15 > 6 * 2
+    for (int round = 0; round < 200; ++round) {
+        auto paths = choose_disjoint_paths(relays, 5, 2, {}, &why, 2);
+        ASSERT_TRUE(paths.has_value()) << why;
+        std::vector<int> uses(relays.size());
+        for (const auto& p : *paths) {
+            ASSERT_EQ(p.size(), 2u);
+            EXPECT_NE(p[0], p[1]);
+            for (std::size_t i : p) ++uses[i];
+        }
+        for (int u : uses) {
+            EXPECT_GE(u, 1);   // every relay used before any is used twice
+            EXPECT_LE(u, 2);
+        }
+    }
+}
+
+}  // namespace
+}  // namespace voxa::circuit

@@ -190,6 +190,54 @@ TEST_F(Net, HandshakeAndDataBothWays) {
     expect_no_drops(b);
 }
 
+// Two workers of one node open sessions to the same responder at once: they initiate with different static keys
+// (worker 0 with the node's, worker 1 with a derived one), so the responder holds two independent peers whose
+// sessions never replace each other, and every receiver index carries its worker in the top byte.
+TEST_F(Net, TwoWorkersOfOneNodeKeepSeparateSessions) {
+    LinkConfig w1;
+    w1.worker = 1;
+    Node& a0 = node(1);
+    Node& b = node(2);
+    auto a1_owned = std::make_unique<Node>(Node{identity(1), Endpoint::sim(11), nullptr, Sink{}, {}, {}});
+    a1_owned->ep = std::make_unique<LinkEndpoint>(a1_owned->id, w1, clock_, wall_);
+    a1_owned->sink.self = a1_owned->addr;
+    a1_owned->sink.wire = &wire_;
+    nodes_.push_back(std::move(a1_owned));
+    Node& a1 = *nodes_.back();
+
+    PeerHandle const a0b = a0.ep->add_peer(b.id.peer(), b.addr);
+    PeerHandle const a1b = a1.ep->add_peer(b.id.peer(), b.addr);
+    a0.ep->connect(a0b, a0.sink);
+    a1.ep->connect(a1b, a1.sink);
+    for (Datagram const& d : wire_) {
+        EXPECT_EQ(d.bytes[kInitSenderOff + 3], d.from == a1.addr ? 1 : 0);   // the sender index's worker byte
+    }
+    pump();
+    ASSERT_TRUE(a0.ep->ready(a0b));
+    ASSERT_TRUE(a1.ep->ready(a1b));
+    EXPECT_EQ(b.ep->stats().sessions_up, 2u);
+
+    for (int i = 0; i < 20; ++i) {
+        Datagram d0 = seal(a0, a0b, text(i));
+        Datagram d1 = seal(a1, a1b, text(100 + i));
+        RxEvent e0 = deliver(b, d0);
+        RxEvent e1 = deliver(b, d1);
+        ASSERT_EQ(e0.kind, Kind::kPayload);
+        ASSERT_EQ(e1.kind, Kind::kPayload);
+        EXPECT_NE(e0.peer, e1.peer);   // two peers at the responder
+        // B answers each on its own peer; the answer's receiver index names the right worker.
+        Datagram r0 = seal(b, e0.peer, text(200 + i));
+        Datagram r1 = seal(b, e1.peer, text(300 + i));
+        EXPECT_EQ(r0.bytes[kTransportReceiverOff + 3], 0);
+        EXPECT_EQ(r1.bytes[kTransportReceiverOff + 3], 1);
+        EXPECT_EQ(deliver(a0, r0).kind, Kind::kPayload);
+        EXPECT_EQ(deliver(a1, r1).kind, Kind::kPayload);
+    }
+    expect_no_drops(a0);
+    expect_no_drops(a1);
+    expect_no_drops(b);
+}
+
 TEST_F(Net, ResponderCanInitiateToo) {
     auto [a, b, ab, ba] = pair();
     connect_pair(b, ba, a, ab);

@@ -1,0 +1,328 @@
+#include "daemon/worker.h"
+
+#include <time.h>
+
+#include <cstring>
+
+#include "common/log.h"
+#include "io/steering.h"
+#include "io/uring_backend.h"
+#include "reactor/thread.h"
+#include "voxa/assert.h"
+
+namespace voxa::daemon {
+namespace {
+
+// A datagram handed between workers: | Endpoint | len u16 | bytes |.
+constexpr std::size_t kDatagramHeadBytes = sizeof(Endpoint) + sizeof(uint16_t);
+// A relay message handed between workers: | node::Handoff | len u16 | data |.
+constexpr std::size_t kHandoffHeadBytes = sizeof(node::Handoff) + sizeof(uint16_t);
+
+uint64_t thread_cpu_ns() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return uint64_t(ts.tv_sec) * kNsPerS + uint64_t(ts.tv_nsec);
+}
+
+}  // namespace
+
+Mesh::Mesh(std::size_t workers, std::size_t slots, std::size_t cell_bytes) : n_(workers) {
+    for (std::size_t i = 0; i < n_ * n_; ++i) {
+        // The diagonal is never used; one worker needs no rings at all.
+        const bool used = n_ > 1 && i / n_ != i % n_;
+        datagrams_.push_back(used ? std::make_unique<reactor::SlotRing>(slots, kDatagramHeadBytes + cell_bytes)
+                                  : nullptr);
+        handoffs_.push_back(used ? std::make_unique<reactor::SlotRing>(
+                                       slots, kHandoffHeadBytes + wire::relay_msg_bytes(cell_bytes))
+                                 : nullptr);
+    }
+    for (std::size_t i = 0; i < n_; ++i) doorbells_.push_back(std::make_unique<reactor::Doorbell>());
+}
+
+std::unique_ptr<Worker> Worker::create(const WorkerConfig& config, const crypto::Identity& identity, Mesh& mesh,
+                                       reactor::Doorbell& control_bell, std::string* error) {
+    io::UringConfig bc = config.backend;
+    bc.worker = config.index;
+    bc.workers = config.workers;
+    bc.wake_fd = mesh.doorbell(config.index).fd();
+    bc.cell_bytes = config.node.cell_bytes;
+    std::unique_ptr<io::Backend> backend = io::make_uring_backend(bc, error);
+    if (!backend) return nullptr;
+    return std::unique_ptr<Worker>(new Worker(config, identity, mesh, control_bell, std::move(backend)));
+}
+
+Worker::Worker(const WorkerConfig& config, const crypto::Identity& identity, Mesh& mesh,
+               reactor::Doorbell& control_bell, std::unique_ptr<io::Backend> backend)
+    : config_(config),
+      mesh_(mesh),
+      control_bell_(control_bell),
+      bell_(mesh.doorbell(config.index)),
+      backend_(std::move(backend)),
+      reactor_(clock_, config.reactor, mesh.doorbell(config.index)),
+      commands_(config.ring_slots),
+      events_(config.ring_slots) {
+    node::NodeConfig nc = config.node;
+    nc.worker = config.index;
+    nc.workers = config.workers;
+    node_ = std::make_unique<node::Node>(identity, nc, clock_, wall_, *backend_);
+    if (config.workers > 1) node_->set_handoff(this);
+    reactor_.add_source(*this);
+    reactor_.set_waiter(*backend_);
+    tick_timer_.fire = &Worker::on_tick;
+    tick_timer_.context = this;
+    tracked_.reserve(1024);
+}
+
+Worker::~Worker() { stop(); }
+
+void Worker::start() {
+    thread_ = std::thread([this] { run(); });
+}
+
+void Worker::stop() {
+    stop_.store(true, std::memory_order_release);
+    bell_.ring();
+    if (thread_.joinable()) thread_.join();
+}
+
+void Worker::run() {
+    reactor::set_current_thread_name("voxa-w" + std::to_string(config_.index));
+    if (config_.cpu >= 0) {
+        std::string why;
+        if (!reactor::pin_current_thread(config_.cpu, &why)) {
+            log(LogLevel::kWarn, "worker not pinned", {{"worker", config_.index}, {"error", why}});
+        }
+    }
+    reactor_.timers().schedule(tick_timer_, clock_.now_ns() + config_.tick_ns);
+    reactor_.run(stop_);
+    backend_->flush();
+}
+
+void Worker::on_tick(reactor::Timer& t, uint64_t now_ns) noexcept {
+    auto* self = static_cast<Worker*>(t.context);
+    self->node_->tick();
+    self->track_results();
+    if (now_ns - self->last_stats_ns_ >= self->config_.stats_ns) self->publish_stats();
+    self->reactor_.timers().schedule(t, now_ns + self->config_.tick_ns);
+}
+
+// One reactor iteration's worth of work: received datagrams, handovers, commands, engine output, then the TX
+// flush (the backend also flushes by itself whenever a batch fills).
+std::size_t Worker::poll(uint64_t now_ns) noexcept {
+    (void)now_ns;
+    std::size_t work = backend_->poll(*this, config_.rx_budget);
+    if (config_.workers > 1) work += poll_handovers();
+    work += poll_commands();
+    poll_engine_output();
+    if (backend_->tx_pending()) backend_->flush();
+    return work;
+}
+
+void Worker::on_datagram(const Endpoint& from, uint8_t* data, std::size_t len) noexcept {
+    if (config_.workers > 1) {
+        const uint32_t owner = io::steer_worker(data, len, config_.workers);
+        if (owner != io::kAnyWorker && owner != config_.index) {
+            reactor::SlotRing& ring = mesh_.datagrams(config_.index, owner);
+            uint8_t* slot = len + kDatagramHeadBytes <= ring.slot_bytes() ? ring.reserve() : nullptr;
+            if (slot == nullptr) {
+                ++handover_drops_;
+                return;
+            }
+            std::memcpy(slot, &from, sizeof from);
+            const auto n = uint16_t(len);
+            std::memcpy(slot + sizeof from, &n, sizeof n);
+            std::memcpy(slot + kDatagramHeadBytes, data, len);
+            ring.commit(kDatagramHeadBytes + len);
+            mesh_.doorbell(owner).ring();
+            ++handover_out_;
+            return;
+        }
+    }
+    node_->on_datagram(from, data, len);
+}
+
+bool Worker::handoff(uint8_t to, const node::Handoff& h, std::span<const uint8_t> data) noexcept {
+    if (to >= config_.workers || to == config_.index) return false;
+    reactor::SlotRing& ring = mesh_.handoffs(config_.index, to);
+    if (kHandoffHeadBytes + data.size() > ring.slot_bytes()) return false;
+    uint8_t* slot = ring.reserve();
+    if (slot == nullptr) return false;
+    std::memcpy(slot, &h, sizeof h);
+    const auto n = uint16_t(data.size());
+    std::memcpy(slot + sizeof h, &n, sizeof n);
+    if (!data.empty()) std::memcpy(slot + kHandoffHeadBytes, data.data(), data.size());
+    ring.commit(kHandoffHeadBytes + data.size());
+    mesh_.doorbell(to).ring();
+    return true;
+}
+
+std::size_t Worker::poll_handovers() noexcept {
+    std::size_t work = 0;
+    for (std::size_t from = 0; from < config_.workers; ++from) {
+        if (from == config_.index) continue;
+        reactor::SlotRing& dgrams = mesh_.datagrams(from, config_.index);
+        for (std::size_t i = 0; i < config_.rx_budget; ++i) {
+            std::size_t len = 0;
+            const uint8_t* slot = dgrams.peek(&len);
+            if (slot == nullptr) break;
+            Endpoint ep;
+            uint16_t n = 0;
+            std::memcpy(&ep, slot, sizeof ep);
+            std::memcpy(&n, slot + sizeof ep, sizeof n);
+            // The engine decrypts in place: the slot is ours until release().
+            node_->on_datagram(ep, const_cast<uint8_t*>(slot) + kDatagramHeadBytes, n);
+            dgrams.release();
+            ++handover_in_;
+            ++work;
+        }
+        reactor::SlotRing& msgs = mesh_.handoffs(from, config_.index);
+        for (std::size_t i = 0; i < config_.rx_budget; ++i) {
+            std::size_t len = 0;
+            const uint8_t* slot = msgs.peek(&len);
+            if (slot == nullptr) break;
+            node::Handoff h;
+            uint16_t n = 0;
+            std::memcpy(&h, slot, sizeof h);
+            std::memcpy(&n, slot + sizeof h, sizeof n);
+            node_->on_handoff(h, std::span<const uint8_t>(slot + kHandoffHeadBytes, n));
+            msgs.release();
+            ++work;
+        }
+    }
+    return work;
+}
+
+bool Worker::push(const Command& c) {
+    if (!commands_.try_push(c)) return false;
+    bell_.ring();
+    return true;
+}
+
+void Worker::emit(const Event& e) noexcept {
+    Event copy = e;
+    copy.worker = config_.index;
+    if (!events_.try_push(copy)) {
+        // The control thread is far behind: drop, freeing what the event owned.
+        delete copy.error;
+        delete copy.received;
+        delete copy.gossip;
+        ++event_drops_;
+        return;
+    }
+    control_bell_.ring();
+}
+
+std::size_t Worker::poll_commands() noexcept {
+    std::size_t work = 0;
+    Command c;
+    while (work < 16 && commands_.try_pop(&c)) {
+        ++work;
+        ++command_count_;
+        switch (c.kind) {
+            case Command::Kind::kSend:
+            case Command::Kind::kReply: {
+                std::unique_ptr<std::vector<uint8_t>> bytes(c.bytes);
+                std::string error;
+                std::optional<MessageId> id;
+                std::span<const uint8_t> message = bytes ? std::span<const uint8_t>(*bytes) : std::span<const uint8_t>();
+                // Setting up a message allocates (its parts); that is per message, not per packet.
+                id = c.kind == Command::Kind::kSend ? node_->send(c.node, message, &error)
+                                                    : node_->reply(c.message, message, &error);
+                if (!id) {
+                    emit(Event{Event::Kind::kRejected, 0, 0, c.token, {}, new std::string(error), nullptr, nullptr});
+                    break;
+                }
+                emit(Event{Event::Kind::kAccepted, 0, 0, c.token, *id, nullptr, nullptr, nullptr});
+                if (c.report) tracked_.emplace_back(*id, c.token);
+                break;
+            }
+            case Command::Kind::kStatus:
+                emit(Event{Event::Kind::kState, 0, uint8_t(node_->send_state(c.message)), c.token, c.message, nullptr,
+                           nullptr, nullptr});
+                break;
+            case Command::Kind::kAddNodes: {
+                std::unique_ptr<std::vector<directory::Descriptor>> nodes(c.nodes);
+                for (const directory::Descriptor& d : *nodes) {
+                    if (auto peer = crypto::PeerIdentity::from_ed25519(d.ed25519)) {
+                        node_->add_known_node(*peer, d.endpoint, d.capacity, d.relay);
+                    }
+                }
+                break;
+            }
+            case Command::Kind::kSetGossip: {
+                std::unique_ptr<std::vector<std::vector<uint8_t>>> bodies(c.gossip);
+                node_->set_gossip(std::move(*bodies));
+                break;
+            }
+            case Command::Kind::kConnect: node_->connect(c.node); break;
+        }
+    }
+    return work;
+}
+
+void Worker::poll_engine_output() noexcept {
+    node::Received r;
+    while (node_->pop_received(&r)) {
+        Event e{Event::Kind::kReceived, 0, 0, 0, r.message_id, nullptr, new node::Received(std::move(r)), nullptr};
+        emit(e);
+    }
+    std::vector<uint8_t> body;
+    while (node_->pop_gossip(&body)) {
+        emit(Event{Event::Kind::kGossip, 0, 0, 0, {}, nullptr, nullptr, new std::vector<uint8_t>(std::move(body))});
+    }
+}
+
+void Worker::track_results() noexcept {
+    for (std::size_t i = 0; i < tracked_.size();) {
+        const node::SendState s = node_->send_state(tracked_[i].first);
+        if (s == node::SendState::kDelivered || s == node::SendState::kFailed || s == node::SendState::kUnknown) {
+            std::string* error = s == node::SendState::kDelivered ? nullptr
+                                 : new std::string(s == node::SendState::kFailed ? "delivery failed or timed out"
+                                                                                 : "message forgotten");
+            emit(Event{Event::Kind::kResult, 0, uint8_t(s == node::SendState::kUnknown ? node::SendState::kFailed : s),
+                       tracked_[i].second, tracked_[i].first, error, nullptr, nullptr});
+            tracked_[i] = tracked_.back();
+            tracked_.pop_back();
+        } else {
+            ++i;
+        }
+    }
+}
+
+void Worker::publish_stats() noexcept {
+    last_stats_ns_ = clock_.now_ns();
+    stats_seq_.fetch_add(1, std::memory_order_acq_rel);   // odd: writing
+    std::atomic_thread_fence(std::memory_order_release);
+    stats_.node = node_->stats();
+    stats_.link = node_->link_stats();
+    stats_.reassembly = node_->reassembly_stats();
+    stats_.backend = backend_->stats();
+    stats_.reactor = reactor_.stats();
+    stats_.relay_circuits = node_->relay_circuits();
+    stats_.origin_circuits = node_->origin_circuits();
+    stats_.known_nodes = node_->known_nodes();
+    stats_.handover_datagrams_out = handover_out_;
+    stats_.handover_datagrams_in = handover_in_;
+    stats_.handover_drops = handover_drops_;
+    stats_.command_count = command_count_;
+    stats_.event_drops = event_drops_;
+    stats_.cpu_ns = thread_cpu_ns();
+    std::atomic_thread_fence(std::memory_order_release);
+    stats_seq_.fetch_add(1, std::memory_order_acq_rel);   // even: stable
+}
+
+WorkerStats Worker::read_stats() const {
+    for (;;) {
+        const uint64_t before = stats_seq_.load(std::memory_order_acquire);
+        if (before & 1) {
+            std::this_thread::yield();
+            continue;
+        }
+        WorkerStats copy;
+        std::memcpy(static_cast<void*>(&copy), &stats_, sizeof copy);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (stats_seq_.load(std::memory_order_acquire) == before) return copy;
+    }
+}
+
+}  // namespace voxa::daemon

@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# A dev network of N voxa-dataplane nodes on this machine, ready in seconds.
+#
+#   scripts/devnet.sh start N [--netns] [--relays R] [--hops H] [--n N] [--k K] [--parts-per-relay M]
+#                             [--cell-bytes B] [--extra-p2p JSON] [--bootstrap 0,1|all] [--dir D] [--build DIR]
+#                             [--timeout S]
+#   scripts/devnet.sh stop [--dir D]
+#   scripts/devnet.sh status [--dir D] [--build DIR]
+#
+# start: generates D/nodeI/{config,data} for I = 0..N-1 (identities through `voxa-dataplane --show-identity`),
+# writes p2p.json / dataplane.json / settings.json (every node bootstraps from nodes 0 and 1, or from the nodes
+# --bootstrap lists; `all`: every other node), starts the daemons
+# (stderr to D/nodeI/log, pid to D/nodeI/pid), waits until every node's `voxactl stats` reports
+# directory.known >= N-1 (at most --timeout s, default 20; names the nodes that are not ready), then writes
+# D/nodes.json: [{index, node_id, public_key, host, port, netns, relay, pid, data, socket}].
+# Loopback mode: 127.0.0.1, port 9000+I. --netns: namespace voxa-devI at 10.77.0.(I+2):9000 (scripts/netns.sh).
+# Nodes 0..R-1 are relays (default R = N-2), the rest endpoints. --extra-p2p merges a JSON object into every
+# p2p.json (for tests: {"gossip_interval_s": 1}).
+# stop: SIGTERM to every daemon, SIGKILL after 3 s, then deletes namespaces, veths and the bridge. Leaves nothing.
+# Defaults: --dir /tmp/voxa-devnet, --build build/release (relative to the repository root).
+set -uo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/netns.sh
+source "$voxa_root/scripts/netns.sh"
+
+usage() {
+    sed -n '4,8p' "${BASH_SOURCE[0]}" | sed 's/^# *//' >&2
+    exit 2
+}
+
+cmd="${1:-}"
+[[ -n "$cmd" ]] || usage
+shift
+
+count=""
+netns=0
+relays=""
+hops=2
+n_parts=5
+k_parts=3
+parts_per_relay=2
+cell_bytes=1280
+extra_p2p="{}"
+bootstrap="0,1"
+dir=/tmp/voxa-devnet
+build=build/release
+timeout_s=20
+
+if [[ "$cmd" == start ]]; then
+    [[ $# -ge 1 && "$1" =~ ^[0-9]+$ ]] || usage
+    count="$1"
+    shift
+fi
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --netns) netns=1; shift ;;
+        --relays) relays="$2"; shift 2 ;;
+        --hops) hops="$2"; shift 2 ;;
+        --n) n_parts="$2"; shift 2 ;;
+        --k) k_parts="$2"; shift 2 ;;
+        --parts-per-relay) parts_per_relay="$2"; shift 2 ;;
+        --cell-bytes) cell_bytes="$2"; shift 2 ;;
+        --extra-p2p) extra_p2p="$2"; shift 2 ;;
+        --bootstrap) bootstrap="$2"; shift 2 ;;
+        --dir) dir="$2"; shift 2 ;;
+        --build) build="$2"; shift 2 ;;
+        --timeout) timeout_s="$2"; shift 2 ;;
+        -h | --help) usage ;;
+        *) voxa_log "unknown option: $1"; usage ;;
+    esac
+done
+[[ "$build" == /* ]] || build="$voxa_root/$build"
+daemon="$build/dataplane/daemon/voxa-dataplane"
+netns_owner=/run/voxa-devnet.netns-owner   # the directory of the devnet that holds the voxa-dev namespaces
+voxactl="$build/controlplane/voxactl/voxactl"
+
+# stop_nodes: SIGTERM every daemon of $dir, SIGKILL what is left after 3 s; then the namespaces.
+stop_nodes() {
+    local pidfile pid pids=() i alive
+    for pidfile in "$dir"/node*/pid; do
+        [[ -f "$pidfile" ]] || continue
+        pid="$(cat "$pidfile")"
+        # Only a voxa-dataplane process of ours: the pid may have been reused since.
+        if [[ -n "$pid" ]] && grep -qs voxa-dataplane "/proc/$pid/cmdline"; then
+            pids+=("$pid")
+        fi
+    done
+    if [[ ${#pids[@]} -gt 0 ]]; then
+        kill -TERM "${pids[@]}" 2>/dev/null
+        for ((i = 0; i < 30; i++)); do
+            alive=0
+            for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+            [[ $alive -eq 0 ]] && break
+            sleep 0.1
+        done
+        for pid in "${pids[@]}"; do
+            if kill -0 "$pid" 2>/dev/null; then
+                voxa_log "pid $pid did not exit within 3 s of SIGTERM: SIGKILL"
+                kill -KILL "$pid" 2>/dev/null
+            fi
+        done
+    fi
+    rm -f "$dir"/node*/pid
+    # The namespaces are global: only the devnet that made them takes them down (another devnet, for instance a
+    # loopback one in another directory, must not end this one's daemons).
+    if [[ "$(cat "$dir/mode" 2>/dev/null)" == netns ]]; then
+        voxa_netns_down
+        rm -f "$netns_owner"
+    fi
+    rm -f "$dir/mode"
+}
+
+# known NODE_INDEX: prints directory.known from `voxactl stats`, or -1 when the node does not answer.
+known() {
+    local out
+    out="$(timeout 2 "$voxactl" --data "$dir/node$1/data" stats 2>/dev/null)" || { echo -1; return; }
+    python3 -c 'import json,sys
+try: print(int(json.load(sys.stdin)["directory"]["known"]))
+except Exception: print(-1)' <<<"$out"
+}
+
+start() {
+    [[ -x "$daemon" ]] || voxa_die "$daemon not found: build it (meson compile -C $build)"
+    [[ -x "$voxactl" ]] || voxa_die "$voxactl not found: build it (meson compile -C $build)"
+    [[ "$count" -ge 2 ]] || voxa_die "need at least 2 nodes"
+    [[ -n "$relays" ]] || relays=$((count - 2))
+    [[ "$relays" -le "$count" ]] || voxa_die "--relays $relays > N $count"
+    if [[ $netns -eq 1 && "$(id -u)" -ne 0 ]]; then voxa_die "--netns needs root"; fi
+
+    mkdir -p "$dir" || voxa_die "cannot create $dir"
+    dir="$(cd "$dir" && pwd)"
+    stop_nodes    # whatever an earlier run left behind in this directory
+    rm -rf "$dir"
+    mkdir -p "$dir" || voxa_die "cannot create $dir"
+    if [[ $netns -eq 1 ]]; then
+        local owner ns busy=0
+        owner="$(cat "$netns_owner" 2>/dev/null || true)"
+        for ns in $(voxa_netns_list); do [[ -n "$(ip netns pids "$ns" 2>/dev/null)" ]] && busy=1; done
+        if [[ $busy -eq 1 && "$owner" != "$dir" ]]; then
+            voxa_die "the voxa-dev namespaces are in use by another devnet (${owner:-unknown dir}): stop it first" \
+                "(scripts/devnet.sh stop --dir ${owner:-DIR}, or scripts/netns.sh down)"
+        fi
+        echo netns >"$dir/mode"
+        mkdir -p "$(dirname "$netns_owner")" && echo "$dir" >"$netns_owner"
+        voxa_netns_up "$count" || { voxa_netns_down; voxa_die "creating the namespaces failed"; }
+    else
+        echo loopback >"$dir/mode"
+    fi
+
+    local i ids=() keys=() line
+    for ((i = 0; i < count; i++)); do
+        mkdir -p "$dir/node$i/config" "$dir/node$i/data"
+        line="$("$daemon" --show-identity --data "$dir/node$i/data" 2>"$dir/node$i/identity.log")" \
+            || voxa_die "node $i: --show-identity failed: $(tail -n 3 "$dir/node$i/identity.log")"
+        ids+=("$(sed -n 's/.*"node_id" *: *"\([0-9a-f]*\)".*/\1/p' <<<"$line")")
+        keys+=("$(sed -n 's/.*"public_key" *: *"\([0-9a-f]*\)".*/\1/p' <<<"$line")")
+        [[ ${#ids[$i]} -eq 64 && ${#keys[$i]} -eq 64 ]] || voxa_die "node $i: unexpected identity line: $line"
+    done
+
+    # Every config in one go; python3 writes the JSON so that --extra-p2p merges as a real object.
+    python3 - "$dir" "$count" "$netns" "$relays" "$hops" "$n_parts" "$k_parts" "$parts_per_relay" \
+        "$cell_bytes" "$extra_p2p" "${ids[*]}" "${keys[*]}" "$bootstrap" <<'PY' || voxa_die "writing the configs failed"
+import json, sys
+d, count, netns, relays, hops, n, k, ppr, cell, extra, ids, keys, bootstrap = sys.argv[1:]
+count, netns, relays = int(count), netns == "1", int(relays)
+boot_from = range(count) if bootstrap == "all" else [int(b) for b in bootstrap.split(",") if b]
+ids, keys, extra = ids.split(), keys.split(), json.loads(extra)
+def addr(i):
+    return (f"10.77.0.{i + 2}", 9000) if netns else ("127.0.0.1", 9000 + i)
+for i in range(count):
+    host, port = addr(i)
+    boot = [{"id": ids[b], "public_key": keys[b], "host": addr(b)[0], "port": addr(b)[1]}
+            for b in boot_from if b != i and b < count]
+    p2p = {"host": host, "port": port, "advertise_host": host, "bootstrap_nodes": boot,
+           "relay": i < relays, "capacity": 100, "hops": int(hops), "n": int(n), "k": int(k),
+           "parts_per_relay_max": int(ppr), "cell_bytes": int(cell), "max_message_bytes": 67108864,
+           "gossip_interval_s": 2}
+    p2p.update(extra)
+    files = {"p2p.json": p2p,
+             "dataplane.json": {"backend": "io_uring", "cores": [0], "pin": False, "gso": True, "gro": True},
+             "settings.json": {"log-level": "info"}}
+    for name, obj in files.items():
+        with open(f"{d}/node{i}/config/{name}", "w") as f:
+            json.dump(obj, f, indent=2)
+            f.write("\n")
+PY
+
+    local pid
+    for ((i = 0; i < count; i++)); do
+        local args=("$daemon" --config "$dir/node$i/config" --data "$dir/node$i/data")
+        if [[ $netns -eq 1 ]]; then
+            # `ip netns exec` execs the daemon in place (no fork), so $! is the daemon's pid.
+            setsid ip netns exec "$(voxa_netns_name "$i")" "${args[@]}" </dev/null >/dev/null \
+                2>"$dir/node$i/log" &
+        else
+            setsid "${args[@]}" </dev/null >/dev/null 2>"$dir/node$i/log" &
+        fi
+        pid=$!
+        echo "$pid" >"$dir/node$i/pid"
+    done
+
+    # Ready when every node knows every other node. Poll all nodes about 5 times a second.
+    local deadline=$((SECONDS + timeout_s)) waiting k_now
+    while true; do
+        waiting=()
+        for ((i = 0; i < count; i++)); do
+            pid="$(cat "$dir/node$i/pid")"
+            if ! kill -0 "$pid" 2>/dev/null; then
+                voxa_log "node $i (pid $pid) exited; its log:"
+                tail -n 20 "$dir/node$i/log" >&2
+                stop_nodes
+                exit 1
+            fi
+            k_now="$(known "$i")"
+            [[ "$k_now" -ge $((count - 1)) ]] || waiting+=("node$i(known=$k_now)")
+        done
+        [[ ${#waiting[@]} -eq 0 ]] && break
+        if [[ $SECONDS -ge $deadline ]]; then
+            voxa_log "not ready after ${timeout_s} s: ${waiting[*]} (need known >= $((count - 1))); logs in $dir/node*/log"
+            stop_nodes
+            exit 1
+        fi
+        sleep 0.2
+    done
+
+    python3 - "$dir" "$count" "$netns" "$relays" "${ids[*]}" "${keys[*]}" <<'PY' || voxa_die "writing nodes.json failed"
+import json, sys
+d, count, netns, relays, ids, keys = sys.argv[1:]
+count, netns, relays, ids, keys = int(count), netns == "1", int(relays), ids.split(), keys.split()
+nodes = []
+for i in range(count):
+    host, port = (f"10.77.0.{i + 2}", 9000) if netns else ("127.0.0.1", 9000 + i)
+    with open(f"{d}/node{i}/pid") as f:
+        pid = int(f.read())
+    nodes.append({"index": i, "node_id": ids[i], "public_key": keys[i], "host": host, "port": port,
+                  "netns": f"voxa-dev{i}" if netns else "", "relay": i < relays, "pid": pid,
+                  "data": f"{d}/node{i}/data", "socket": f"{d}/node{i}/data/run/voxa.sock"})
+with open(f"{d}/nodes.json", "w") as f:
+    json.dump(nodes, f, indent=2)
+    f.write("\n")
+PY
+    voxa_log "$count nodes ready in ${SECONDS} s ($relays relays, $([[ $netns -eq 1 ]] && echo netns || echo loopback)); $dir/nodes.json"
+}
+
+status() {
+    local i pid state
+    [[ -d "$dir" ]] || { echo "no devnet in $dir"; return 1; }
+    for ((i = 0; ; i++)); do
+        [[ -d "$dir/node$i" ]] || break
+        pid="$(cat "$dir/node$i/pid" 2>/dev/null || true)"
+        if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then state="running pid $pid, known $(known "$i")"; else state="stopped"; fi
+        echo "node$i: $state"
+    done
+    echo "namespaces: $(voxa_netns_list | tr '\n' ' ')"
+}
+
+case "$cmd" in
+    start) start ;;
+    stop) stop_nodes; voxa_log "stopped ($dir)" ;;
+    status) status ;;
+    *) usage ;;
+esac

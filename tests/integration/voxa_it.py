@@ -1,0 +1,290 @@
+"""Shared harness of the integration tests: a real dev network (scripts/devnet.sh: real voxa-dataplane
+processes on loopback or in network namespaces), driven through voxactl, inspected through `voxactl stats` and,
+for the on-the-wire checks, through an AF_PACKET capture of what one node receives.
+
+Every test is a plain script: it exits 0 on success, 1 with a message on failure, 77 when the machine lacks
+something it needs (meson reports that as skipped). Python standard library only.
+"""
+import hashlib
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("VOXA_BUILD", ROOT / "build" / "release"))
+DATAPLANE = BUILD / "dataplane" / "daemon" / "voxa-dataplane"
+VOXACTL = BUILD / "controlplane" / "voxactl" / "voxactl"
+DEVNET = ROOT / "scripts" / "devnet.sh"
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+def skip(reason):
+    print(f"SKIP: {reason}")
+    sys.exit(77)
+
+
+def main(test):
+    """Runs `test()` and maps its outcome to the exit code meson expects."""
+    try:
+        test()
+    except Failure as e:
+        print(f"FAIL: {e}")
+        sys.exit(1)
+    print("PASS")
+    sys.exit(0)
+
+
+def need_root():
+    if os.geteuid() != 0:
+        skip("needs root (network namespaces, raw capture)")
+
+
+class Devnet:
+    """A running dev network; use as a context manager so it is always stopped."""
+
+    def __init__(self, count, netns=False, relays=None, hops=2, n=5, k=3, parts_per_relay=2, extra_p2p=None,
+                 name="it"):
+        self.dir = Path(f"/tmp/voxa-it-{name}")
+        self.netns = netns
+        args = [str(DEVNET), "start", str(count), "--dir", str(self.dir), "--build", str(BUILD),
+                "--hops", str(hops), "--n", str(n), "--k", str(k), "--parts-per-relay", str(parts_per_relay)]
+        if netns:
+            args.append("--netns")
+        if relays is not None:
+            args += ["--relays", str(relays)]
+        p2p = {"gossip_interval_s": 1}
+        p2p.update(extra_p2p or {})
+        args += ["--extra-p2p", json.dumps(p2p)]
+        self.start_args = args
+
+    def __enter__(self):
+        subprocess.run([str(DEVNET), "stop", "--dir", str(self.dir)], capture_output=True)
+        r = subprocess.run(self.start_args, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            self.stop()
+            raise Failure(f"devnet start failed:\n{r.stdout}\n{r.stderr}\n{self.logs()}")
+        self.nodes = json.loads((self.dir / "nodes.json").read_text())
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def stop(self):
+        subprocess.run([str(DEVNET), "stop", "--dir", str(self.dir)], capture_output=True, timeout=60)
+
+    def logs(self, tail=15):
+        out = []
+        for log in sorted(self.dir.glob("node*/log")):
+            lines = log.read_text(errors="replace").splitlines()[-tail:]
+            out.append(f"--- {log}\n" + "\n".join(lines))
+        return "\n".join(out)
+
+    # ---- nodes ----
+    def node(self, i):
+        return self.nodes[i]
+
+    def ctl(self, i, *args, timeout=120, check_rc=True):
+        cmd = [str(VOXACTL), "--data", self.nodes[i]["data"], *args]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if check_rc and r.returncode != 0:
+            raise Failure(f"voxactl {' '.join(args)} on node {i} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}\n"
+                          f"{self.logs()}")
+        return r
+
+    def stats(self, i):
+        return json.loads(self.ctl(i, "stats").stdout)
+
+    def pid(self, i):
+        return int((self.dir / f"node{i}" / "pid").read_text())
+
+    def kill(self, i, sig=signal.SIGKILL):
+        os.kill(self.pid(i), sig)
+        for _ in range(100):
+            try:
+                os.kill(self.pid(i), 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+    def restart(self, i, env=None):
+        """Starts node i again with its own config and data (same identity), optionally with extra env."""
+        node = self.nodes[i]
+        base = self.dir / f"node{i}"
+        cmd = [str(DATAPLANE), "--config", str(base / "config"), "--data", str(base / "data")]
+        if node.get("netns"):
+            cmd = ["ip", "netns", "exec", node["netns"], *cmd]
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        log = open(base / "log", "a")
+        p = subprocess.Popen(cmd, stdout=log, stderr=log, env=full_env, start_new_session=True)
+        (base / "pid").write_text(str(p.pid))
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            r = self.ctl(i, "stats", check_rc=False, timeout=5)
+            if r.returncode == 0:
+                return p
+            time.sleep(0.1)
+        raise Failure(f"node {i} did not come back:\n{self.logs()}")
+
+    def wait_known(self, i, count, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.stats(i)["directory"]["known"] >= count:
+                return
+            time.sleep(0.2)
+        raise Failure(f"node {i} knows {self.stats(i)['directory']['known']} nodes, expected {count}")
+
+
+class Receiver:
+    """`voxactl recv` running in the background at one node."""
+
+    def __init__(self, net, i, count=1, out_dir=None, timeout=120):
+        self.out_dir = Path(out_dir or (net.dir / f"recv{i}"))
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [str(VOXACTL), "--data", net.nodes[i]["data"], "recv", "--count", str(count), "--timeout",
+               str(timeout), "--out-dir", str(self.out_dir)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.3)   # subscribed before anything is sent (the daemon also queues until a subscriber)
+
+    def wait(self, timeout=180):
+        out, err = self.proc.communicate(timeout=timeout)
+        if self.proc.returncode != 0:
+            raise Failure(f"voxactl recv failed ({self.proc.returncode}):\n{out}\n{err}")
+        return out
+
+
+def random_file(path, size):
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            chunk = os.urandom(min(left, 1 << 20))
+            f.write(chunk)
+            left -= len(chunk)
+    return sha256(path)
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_lines(out):
+    """`file <name> <bytes> <sha256> ...` lines printed by voxactl recv."""
+    result = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[0] == "file":
+            result[parts[1]] = (int(parts[2]), parts[3])
+    return result
+
+
+def transfer(net, src, dst, size, name="blob.bin", chunk=None):
+    """Sends a random file of `size` bytes from node src to node dst and checks its hash there."""
+    path = net.dir / name
+    digest = random_file(path, size)
+    recv = Receiver(net, dst)
+    args = ["send", net.nodes[dst]["node_id"], "--file", str(path)]
+    if chunk:
+        args += ["--chunk", str(chunk)]
+    net.ctl(src, *args, timeout=300)
+    files = file_lines(recv.wait())
+    check(name in files, f"no file line for {name} at node {dst}")
+    check(files[name] == (size, digest), f"{name}: received {files[name]}, sent {(size, digest)}")
+    got = sha256(recv.out_dir / name)
+    check(got == digest, f"{name} on disk hashes to {got}, sent {digest}")
+
+
+def drops_total(stats, layer):
+    return sum(stats["drops"].get(layer, {}).values())
+
+
+# ---- raw capture (AF_PACKET) ----
+class Capture:
+    """Captures UDP datagrams to `port` on `ifname` (inside namespace `netns`, if given) in a thread."""
+
+    def __init__(self, ifname, port, netns=None):
+        self.port = port
+        self.datagrams = []   # (src ip, src port, dst ip, payload bytes)
+        self.stop_flag = False
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(ifname, netns), daemon=True)
+        self.thread.start()
+        self.ready.wait(5)
+
+    def _run(self, ifname, netns):
+        if netns:
+            fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+            os.setns(fd, os.CLONE_NEWNET)   # this thread only
+            os.close(fd)
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+        s.bind((ifname, 0))
+        s.settimeout(0.2)
+        self.ready.set()
+        while not self.stop_flag:
+            try:
+                frame, addr = s.recvfrom(65535)
+            except socket.timeout:
+                continue
+            if addr[2] == socket.PACKET_OUTGOING:
+                continue
+            self._parse(frame, ifname == "lo")
+        s.close()
+
+    def _parse(self, frame, loopback):
+        off = 14   # Ethernet (lo also carries a 14-byte fake Ethernet header)
+        ethertype = struct.unpack("!H", frame[12:14])[0]
+        if ethertype != 0x0800:
+            return
+        ihl = (frame[off] & 0x0F) * 4
+        if frame[off + 9] != 17:
+            return
+        total = struct.unpack("!H", frame[off + 2:off + 4])[0]
+        src = socket.inet_ntoa(frame[off + 12:off + 16])
+        dst = socket.inet_ntoa(frame[off + 16:off + 20])
+        udp = off + ihl
+        sport, dport = struct.unpack("!HH", frame[udp:udp + 4])
+        if dport != self.port:
+            return
+        # A UDP GSO train crosses veth and the bridge unsegmented: one capture record holding several datagrams
+        # of gso_size bytes each. Its IP length covers the whole train.
+        self.datagrams.append((src, sport, dst, bytes(frame[udp + 8:off + total])))
+
+    def stop(self):
+        self.stop_flag = True
+        self.thread.join(5)
+        return self.datagrams
+
+
+def send_udp(host, port, payloads, netns=None):
+    """Fires raw UDP datagrams at host:port (from inside `netns`, if given)."""
+    def run():
+        if netns:
+            fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+            os.setns(fd, os.CLONE_NEWNET)
+            os.close(fd)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for p in payloads:
+            s.sendto(p, (host, port))
+        s.close()
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
