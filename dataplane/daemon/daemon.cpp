@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/log.h"
@@ -110,6 +111,13 @@ bool Daemon::start_workers(std::string* error) {
         }
         ::close(r.fd);
     }
+    // A relay that flips bits on purpose, for the integration tests of the destination's defences only.
+    node::FaultInjection faults;
+    if (const char* flip = std::getenv("VOXA_DEV_FLIP_RELAYED_BITS"); flip != nullptr) {
+        faults.flip_relayed_bit_probability = std::strtod(flip, nullptr);
+        log(LogLevel::kWarn, "fault injection: this relay corrupts relayed cells",
+            {{"probability", faults.flip_relayed_bit_probability}});
+    }
     mesh_ = std::make_unique<Mesh>(n, dp.handover_slots, config_.p2p.cell_bytes);
     for (std::size_t i = 0; i < n; ++i) {
         WorkerConfig wc;
@@ -133,6 +141,7 @@ bool Daemon::start_workers(std::string* error) {
         wc.reactor.sleep_max_ns = uint64_t(dp.sleep_max_us) * 1000;
         wc.rx_budget = dp.rx_batch;
         wc.handover_slots = dp.handover_slots;
+        wc.faults = faults;
         std::string why;
         auto w = Worker::create(wc, identity_, *mesh_, bell_, &why);
         if (!w) {

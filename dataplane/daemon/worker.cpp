@@ -66,6 +66,7 @@ Worker::Worker(const WorkerConfig& config, const crypto::Identity& identity, Mes
     nc.workers = config.workers;
     node_ = std::make_unique<node::Node>(identity, nc, clock_, wall_, *backend_);
     if (config.workers > 1) node_->set_handoff(this);
+    node_->set_faults(config.faults);
     reactor_.add_source(*this);
     reactor_.set_waiter(*backend_);
     tick_timer_.fire = &Worker::on_tick;

@@ -82,6 +82,7 @@ struct WorkerConfig {
     std::size_t handover_slots = 1024;                // each inter-worker ring
     uint64_t tick_ns = 2'000'000;                     // node timers
     uint64_t stats_ns = 50'000'000;                   // stats publication
+    node::FaultInjection faults;                      // tests of the protocol's defences only
 };
 
 class Worker;

@@ -27,7 +27,7 @@ constexpr int kReadsPerPoll = 16;
 constexpr std::size_t kWriteIovMax = 16;
 constexpr int kAcceptsPerPoll = 64;
 // A client closed for a protocol error keeps its socket this long at most to receive the ERROR frame.
-constexpr uint64_t kClosingLinger_ms = 1000;
+constexpr uint64_t kClosingLingerMs = 1000;
 
 uint64_t now_ms() {
     return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -224,7 +224,7 @@ void Server::poll(int timeout_ms) {
     }
     uint64_t const now = now_ms();
     for (auto& [id, c] : conns_)
-        if (c->closing && !c->dead && (c->out_bytes == 0 || now - c->closing_since_ms >= kClosingLinger_ms))
+        if (c->closing && !c->dead && (c->out_bytes == 0 || now - c->closing_since_ms >= kClosingLingerMs))
             kill(*c, Drop::kNone);
     reap();
 }

@@ -25,9 +25,10 @@ def test():
         out = recv.wait()
         it.check("pong from node 6" in out, f"reply not received at node 7: {out!r}")
 
-        s6, s7 = net.stats(6), net.stats(7)
-        it.check(s6["node"]["messages_received"] >= 4, f"destination counted {s6['node']['messages_received']}")
-        it.check(s7["node"]["messages_delivered"] >= 4, f"sender counted {s7['node']['messages_delivered']}")
+        received = net.wait_stat(6, ["node", "messages_received"], 4)
+        it.check(received >= 4, f"destination counted {received} messages")
+        delivered = net.wait_stat(7, ["node", "messages_delivered"], 4)
+        it.check(delivered >= 4, f"sender counted {delivered} delivered")
         relayed = sum(net.stats(i)["node"]["cells_relayed_forward"] for i in range(6))
         it.check(relayed > 40 * 2 * 1024 * 5 // 3 // 1180, f"relays forwarded only {relayed} cells")
 

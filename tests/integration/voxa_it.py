@@ -110,6 +110,17 @@ class Devnet:
     def stats(self, i):
         return json.loads(self.ctl(i, "stats").stdout)
 
+    def wait_stat(self, i, path, at_least, timeout=5):
+        """Stats are published by the workers every 50 ms: waits until stats[path...] >= at_least."""
+        deadline = time.time() + timeout
+        while True:
+            v = self.stats(i)
+            for key in path:
+                v = v[key]
+            if v >= at_least or time.time() > deadline:
+                return v
+            time.sleep(0.05)
+
     def pid(self, i):
         return int((self.dir / f"node{i}" / "pid").read_text())
 

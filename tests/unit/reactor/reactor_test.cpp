@@ -281,25 +281,28 @@ TEST(Reactor, WakesPromptlyOnRing) {
     rt.reactor.set_waiter(waiter);
     rt.start();
     constexpr int kRounds = 20;
+    // No ASSERT inside the loop: the reactor thread uses `source` and `waiter`, so it must stop before they go.
+    const char* failure = nullptr;
     uint64_t waits_at_push = 0;
-    for (int i = 0; i < kRounds; ++i) {
+    for (int i = 0; i < kRounds && failure == nullptr; ++i) {
         // Wait until the reactor has gone to sleep after handling the previous push, then give it a moment to be
         // inside ppoll.
         auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-        while (waiter.waits.load(std::memory_order_acquire) == waits_at_push) {
-            ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the reactor never went to sleep";
+        while (waiter.waits.load(std::memory_order_acquire) == waits_at_push && failure == nullptr) {
+            if (std::chrono::steady_clock::now() > deadline) failure = "the reactor never went to sleep";
             std::this_thread::sleep_for(std::chrono::microseconds(200));
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
         waits_at_push = waiter.waits.load(std::memory_order_acquire);
-        ASSERT_TRUE(source.queue.try_push(rt.clock.now_ns()));
+        if (!source.queue.try_push(rt.clock.now_ns())) failure = "queue full";
         rt.bell.ring();
-        while (source.received.load(std::memory_order_acquire) != static_cast<uint64_t>(i + 1)) {
-            ASSERT_LT(std::chrono::steady_clock::now(), deadline + std::chrono::seconds(5)) << "never woke";
+        while (failure == nullptr && source.received.load(std::memory_order_acquire) != static_cast<uint64_t>(i + 1)) {
+            if (std::chrono::steady_clock::now() > deadline + std::chrono::seconds(5)) failure = "never woke";
             std::this_thread::yield();
         }
     }
     rt.finish();
+    ASSERT_EQ(failure, nullptr) << failure;
     std::vector<uint64_t> lat = source.latencies_ns;
     ASSERT_EQ(lat.size(), static_cast<std::size_t>(kRounds));
     std::sort(lat.begin(), lat.end());
