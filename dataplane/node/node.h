@@ -67,6 +67,8 @@ struct NodeConfig {
     uint64_t circuit_lifetime_ns = 600 * kNsPerS;   // origin circuits are rotated after this
     uint64_t relay_idle_ns = 900 * kNsPerS;         // a relayed or ended circuit silent this long is torn down
     uint64_t status_idle_ns = 40 * kNsPerMs;        // receiver: a part idle this long gets a STATUS (NACK)
+    uint64_t hole_resend_gap_ns = 20 * kNsPerMs;    // sender: a NACKed hole is not resent sooner after its last copy
+    uint64_t tail_resend_gap_ns = 300 * kNsPerMs;   // sender: nor a missing tail fragment (it may be in flight)
     uint32_t status_every_cells = 256;              // receiver: a progress STATUS (ack) per this many fragments
     uint32_t window_cells = 1024;                   // sender: fragments in flight per circuit beyond the ack
     uint64_t probe_after_ns = 400 * kNsPerMs;       // sender: no feedback this long -> resend manifests

@@ -71,6 +71,7 @@ std::optional<MessageId> Node::start_outgoing(std::span<const uint8_t> message, 
                                       config_.provider, error);
     if (!out->split) return std::nullopt;
     out->fragments_per_part = split::fragments_in_part(out->split->manifest().part_bytes, config_.cell_bytes);
+    out->sent_ms.assign(config_.n * out->fragments_per_part, 0);
     out->created_ns = out->last_feedback_ns = clock_.now_ns();
 
     if (destination != nullptr) {
@@ -189,6 +190,7 @@ void Node::send_fragment(Outgoing& out, std::size_t part, uint32_t fragment) noe
                                                   config_.cell_bytes, data);
     if (send_relay_msg(out.part_ref[part], wire::RelayMsgType::kData, 0, std::span<const uint8_t>(data, len))) {
         stats_.fragments_sent += 1;
+        out.sent_ms[part * out.fragments_per_part + fragment] = out.age_ms(clock_.now_ns());
     }
 }
 
@@ -207,10 +209,20 @@ void Node::on_status(std::span<const uint8_t> data) noexcept {
     if (status.flags & kStatusNeedManifest) send_manifest(out, status.part);
     out.acked[status.part] = std::max(out.acked[status.part], status.highest);
     // Resend only what was sent before; fragments never sent yet leave through pump_part, inside the window.
+    // A hole below the receiver's highest fragment was lost (paths are FIFO) and is resent unless it was sent
+    // moments ago; a missing tail fragment (an idle STATUS names those too) may still be on its way through a busy
+    // path, so it is resent only when its last copy left tail_resend_gap_ns ago. Without that, a slow path is
+    // flooded with duplicates of what it is still carrying.
+    const uint32_t now_ms = out.age_ms(clock_.now_ns());
+    const uint32_t hole_gap_ms = uint32_t(config_.hole_resend_gap_ns / kNsPerMs);
+    const uint32_t tail_gap_ms = uint32_t(config_.tail_resend_gap_ns / kNsPerMs);
     const uint32_t sent = out.next_fragment[status.part];
+    uint32_t* sent_ms = out.sent_ms.data() + status.part * out.fragments_per_part;
     for (std::size_t i = 0; i < status.range_count(); ++i) {
         const StatusRange r = status.range(i);
         for (uint32_t f = r.first; f <= r.last && f < sent; ++f) {
+            const uint32_t gap_ms = f < status.highest ? hole_gap_ms : tail_gap_ms;
+            if (now_ms - sent_ms[f] < gap_ms) continue;
             send_fragment(out, status.part, f);
             stats_.fragments_retransmitted += 1;
         }
@@ -362,7 +374,7 @@ void Node::send_status(Inbound& in, std::size_t part, uint8_t flags, bool below_
     const std::size_t ranges_max = status_ranges_max(config_.cell_bytes);
     reassembly::Range ranges[status_ranges_max(wire::kCellBytesMax)];
     std::size_t count = 0;
-    if ((flags & kStatusNeedManifest) == 0) {
+    if ((flags & kStatusNeedManifest) == 0) {   // progress or idle
         // A progress STATUS names only holes that opened since the previous one (each is NACKed once this way;
         // a retransmission lost again is caught by the idle STATUS, which names every hole).
         const uint32_t from = below_highest_only ? in.nacked_through[part] : 0;
@@ -459,7 +471,7 @@ void Node::tick_delivery() noexcept {
             if (now - in.last_progress_ns[part] >= config_.status_idle_ns &&
                 now - in.last_status_ns[part] >= config_.status_idle_ns) {
                 in.last_status_ns[part] = now;
-                send_status(in, part, 0, false);
+                send_status(in, part, kStatusIdle, false);
             }
         }
         ++it;

@@ -50,7 +50,9 @@ struct Node::Outgoing {
     std::size_t fragments_per_part = 0;
     std::array<uint32_t, wire::kPartsMax> next_fragment{};   // first-pass send cursor per part
     std::array<uint32_t, wire::kPartsMax> acked{};           // receiver's `highest` per part (flow control)
+    std::vector<uint32_t> sent_ms;   // [part * fragments_per_part + fragment]: last transmission, ms after creation
     uint64_t created_ns = 0, last_feedback_ns = 0, last_probe_ns = 0;
+    uint32_t age_ms(uint64_t now_ns) const noexcept { return uint32_t((now_ns - created_ns) / kNsPerMs) + 1; }
 };
 
 // Receiver-side bookkeeping of a message being reassembled here: which circuit carries which part, and when

@@ -38,6 +38,7 @@ inline constexpr std::size_t kManifestPrefixBytes = 4;
 // at most window_cells fragments beyond it in flight.
 inline constexpr std::size_t kStatusHeaderBytes = 24;
 inline constexpr uint8_t kStatusNeedManifest = 1;   // the receiver has fragments but no manifest
+inline constexpr uint8_t kStatusIdle = 2;           // sent because the part went quiet (names every hole, tail too)
 struct StatusRange {
     uint32_t first = 0, last = 0;   // inclusive fragment indices
 };
