@@ -375,6 +375,7 @@ bool Node::send_relay_msg(const CircuitRef& ref, wire::RelayMsgType type, uint8_
         if (!write_relay_msg(onion, msg_bytes, type, flags, data)) return false;
         oc->crypto.wrap_forward(oc->crypto.hops(), body, onion, onion_len());
         stats_.cells_originated += 1;
+        if (oc->unanswered_since_ns <= oc->last_heard_ns) oc->unanswered_since_ns = clock_.now_ns();
         send_tx_cell(ref.peer);
         return true;
     }

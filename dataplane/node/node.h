@@ -66,6 +66,7 @@ struct NodeConfig {
     uint64_t circuit_build_timeout_min_ns = 20 * kNsPerMs;
     uint64_t circuit_lifetime_ns = 600 * kNsPerS;   // origin circuits are rotated after this
     uint64_t relay_idle_ns = 900 * kNsPerS;         // a relayed or ended circuit silent this long is torn down
+    uint64_t circuit_silence_ns = 3 * kNsPerS;      // an origin circuit sent on but unanswered this long is dead
     uint64_t status_idle_ns = 40 * kNsPerMs;        // receiver: a part idle this long gets a STATUS (NACK)
     uint64_t hole_resend_gap_ns = 20 * kNsPerMs;    // sender: a NACKed hole is not resent sooner after its last copy
     uint64_t tail_resend_gap_ns = 300 * kNsPerMs;   // sender: nor a missing tail fragment (it may be in flight)

@@ -120,6 +120,7 @@ void Node::extend_or_finish(OriginCircuit& oc) noexcept {
 }
 
 void Node::on_origin_backward(OriginCircuit& oc, const RelayMsgView& msg) noexcept {
+    oc.last_heard_ns = clock_.now_ns();
     switch (msg.type) {
         case wire::RelayMsgType::kExtended: {
             if (oc.state != OriginCircuit::State::kBuilding || !oc.pending || msg.data.size() != kExtendedBytes) {
@@ -171,6 +172,11 @@ void Node::tick_circuits() noexcept {
     for (auto it = origin_.begin(); it != origin_.end();) {
         OriginCircuit& oc = *it->second;
         if (oc.state == OriginCircuit::State::kBuilding && now - oc.started_ns > build_timeout_ns()) {
+            kill_origin_circuit(oc, true);
+        }
+        if (oc.state == OriginCircuit::State::kReady && oc.unanswered_since_ns != 0 &&
+            oc.last_heard_ns < oc.unanswered_since_ns && now - oc.unanswered_since_ns > config_.circuit_silence_ns) {
+            stats_.circuits_failed += 1;
             kill_origin_circuit(oc, true);
         }
         if (oc.state == OriginCircuit::State::kReady && now - oc.ready_ns > config_.circuit_lifetime_ns) {

@@ -5,6 +5,7 @@ for the on-the-wire checks, through an AF_PACKET capture of what one node receiv
 Every test is a plain script: it exits 0 on success, 1 with a message on failure, 77 when the machine lacks
 something it needs (meson reports that as skipped). Python standard library only.
 """
+import ctypes
 import hashlib
 import json
 import os
@@ -26,6 +27,21 @@ DEVNET = ROOT / "scripts" / "devnet.sh"
 
 class Failure(Exception):
     pass
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_CLONE_NEWNET = 0x40000000
+
+
+def enter_netns(name):
+    """Moves the calling thread into network namespace `name` (setns(2); os.setns needs Python 3.12)."""
+    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
+    try:
+        if _libc.setns(fd, _CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns {name}: {os.strerror(err)}")
+    finally:
+        os.close(fd)
 
 
 def check(cond, what):
@@ -243,9 +259,7 @@ class Capture:
 
     def _run(self, ifname, netns):
         if netns:
-            fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
-            os.setns(fd, os.CLONE_NEWNET)   # this thread only
-            os.close(fd)
+            enter_netns(netns)   # this thread only
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
         s.bind((ifname, 0))
         s.settimeout(0.2)
@@ -289,9 +303,7 @@ def send_udp(host, port, payloads, netns=None):
     """Fires raw UDP datagrams at host:port (from inside `netns`, if given)."""
     def run():
         if netns:
-            fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
-            os.setns(fd, os.CLONE_NEWNET)
-            os.close(fd)
+            enter_netns(netns)
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         for p in payloads:
             s.sendto(p, (host, port))
