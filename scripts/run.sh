@@ -41,10 +41,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 t0=$SECONDS
-# --bootstrap all: until periodic gossip reaches peers whose session was accepted inbound, endpoints bootstrapped
-# from nodes 0 and 1 only never learn each other (see the devnet report); with every node listed they do at once.
-scripts/devnet.sh start 8 --netns --relays 6 --hops 2 --n 5 --k 3 --parts-per-relay 2 --dir "$dir" --build "$build" \
-    --bootstrap "${VOXA_DEVNET_BOOTSTRAP:-all}"
+scripts/devnet.sh start 8 --netns --relays 6 --hops 2 --n 5 --k 3 --parts-per-relay 2 --dir "$dir" --build "$build"
 start_s=$((SECONDS - t0))
 data() { printf '%s/node%s/data' "$dir" "$1"; }
 node_id() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[int(sys.argv[2])]["node_id"])' \

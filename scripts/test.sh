@@ -2,7 +2,9 @@
 # The whole check, as CI runs it (.ci/run): install packages, then
 #   (a) release build (gcc, -Dwerror=true) in build/release and every meson test;
 #   (b) ASan+UBSan debug build in build/asan and every meson test under the sanitizers;
-#   (c) fuzz smoke: scripts/fuzz.sh --smoke (clang + libFuzzer, each target ~20 s on its corpus).
+#   (c) ThreadSanitizer build of the reactor and its rings (scripts/tsan.sh);
+#   (d) fuzz smoke: scripts/fuzz.sh --smoke (clang + libFuzzer, each target ~20 s on its corpus).
+# Integration tests (real daemons on loopback and in network namespaces) run in (a); the light ones in (b) too.
 # Every stage runs even when an earlier one failed, so one run shows everything that is broken.
 # The last line is `N passed, M failed` (`, S skipped` when any were skipped): meson test results summed over
 # both builds; a stage that fails without producing test results (set-up, compile, a fuzz finding) counts as
@@ -115,8 +117,22 @@ if [[ "${VOXA_SKIP_ASAN:-0}" != 1 ]]; then
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     build_and_test asan "$root/asan" \
         -- -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug -Dwerror=true -Dbench=false \
-        -- --timeout-multiplier 4
+        -- --timeout-multiplier 4 --no-suite integration-heavy
     unset ASAN_OPTIONS UBSAN_OPTIONS   # fuzz.sh sets its own
+fi
+
+if [[ "${VOXA_SKIP_TSAN:-0}" != 1 ]]; then
+    # The reactor, its rings and doorbells under ThreadSanitizer (only those targets are built).
+    start="$(voxa_now)"
+    echo "=== tsan: $root/tsan"
+    rm -f "$root/tsan/meson-logs/testlog.json"
+    VOXA_BUILD_ROOT="$root" scripts/tsan.sh || true
+    if [[ -f "$root/tsan/meson-logs/testlog.json" ]]; then
+        count_results "$root/tsan"
+    else
+        stage_failed "tsan"
+    fi
+    timings+=("tsan $(( $(voxa_now) - start )) s")
 fi
 
 if [[ "${VOXA_SKIP_FUZZ:-0}" != 1 ]]; then
