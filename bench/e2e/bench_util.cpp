@@ -1,3 +1,4 @@
+#include "common/size.h"
 #include "bench_util.h"
 
 #include <algorithm>
@@ -221,22 +222,7 @@ double median(std::vector<double> values) {
     return values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
 }
 
-std::optional<uint64_t> parse_size(std::string_view text) {
-    if (text.empty()) return std::nullopt;
-    uint64_t scale = 1;
-    char const last = text.back();
-    if (last == 'K' || last == 'k') scale = 1u << 10;
-    if (last == 'M' || last == 'm') scale = 1u << 20;
-    if (last == 'G' || last == 'g') scale = 1u << 30;
-    if (scale != 1) text.remove_suffix(1);
-    if (text.empty() || text.size() > 12) return std::nullopt;
-    uint64_t value = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        value = value * 10 + uint64_t(c - '0');
-    }
-    return value * scale;
-}
+std::optional<uint64_t> parse_size(std::string_view text) { return parse_byte_size(text); }
 
 std::vector<uint64_t> parse_sizes(std::string_view text) {
     std::vector<uint64_t> sizes;

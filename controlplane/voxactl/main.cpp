@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/size.h"
 #include "common/bytes.h"
 #include "local/client.h"
 #include "voxa/types.h"
@@ -76,25 +77,7 @@ std::optional<std::array<uint8_t, N>> parse_hex(std::string_view text) {
     return out;
 }
 
-// "1048576", "64k", "16M", "1G" (binary units).
-std::optional<uint64_t> parse_size(std::string_view text) {
-    if (text.empty()) return std::nullopt;
-    uint64_t mult = 1;
-    switch (text.back()) {
-        case 'k': case 'K': mult = 1u << 10; break;
-        case 'm': case 'M': mult = 1u << 20; break;
-        case 'g': case 'G': mult = 1u << 30; break;
-        default: break;
-    }
-    if (mult != 1) text.remove_suffix(1);
-    if (text.empty() || text.size() > 12) return std::nullopt;
-    uint64_t v = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        v = v * 10 + uint64_t(c - '0');
-    }
-    return v * mult;
-}
+std::optional<uint64_t> parse_size(std::string_view text) { return parse_byte_size(text); }
 
 std::optional<double> parse_seconds(std::string_view text) {
     std::string const s(text);

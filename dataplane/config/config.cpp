@@ -462,13 +462,13 @@ Dataplane read_dataplane(const json& root, Reader& r) {
     constrained(r, root, "rx_buffers", 1, 32768, true, 1, &d.rx_buffers);
     r.number(root, "", "rx_buffer_bytes", int64_t(wire::kCellBytesMin), int64_t(1) << 20, &d.rx_buffer_bytes);
     r.number(root, "", "tx_slots", 1, int64_t(1) << 20, &d.tx_slots);
-    constrained(r, root, "ring_entries", 1, 32768, true, 1, &d.ring_entries);
+    constrained(r, root, "ring_entries", 8, 32768, true, 1, &d.ring_entries);
     r.boolean(root, "", "sqpoll", &d.sqpoll);
     r.boolean(root, "", "gso", &d.gso);
     r.boolean(root, "", "gro", &d.gro);
     r.boolean(root, "", "bpf_steering", &d.bpf_steering);
     r.number(root, "", "idle_spins", 0, 1000000, &d.idle_spins);
-    r.number(root, "", "sleep_max_us", 0, 1000000, &d.sleep_max_us);
+    r.number(root, "", "sleep_max_us", 1, 1000000, &d.sleep_max_us);
     r.number(root, "", "circuits_max", 1, int64_t(1) << 24, &d.circuits_max);
     r.number(root, "", "reassembly_bytes_max", int64_t(1) << 20, int64_t(1) << 40, &d.reassembly_bytes_max);
     constrained(r, root, "handover_slots", 2, 65536, true, 1, &d.handover_slots);

@@ -140,6 +140,7 @@ bool Daemon::start_workers(std::string* error) {
         wc.reactor.idle_spins = dp.idle_spins;
         wc.reactor.sleep_max_ns = uint64_t(dp.sleep_max_us) * 1000;
         wc.rx_budget = dp.rx_batch;
+        wc.tx_flush_ns = uint64_t(dp.tx_flush_us) * 1000;
         wc.handover_slots = dp.handover_slots;
         wc.faults = faults;
         std::string why;

@@ -108,14 +108,18 @@ void Worker::on_tick(reactor::Timer& t, uint64_t now_ns) noexcept {
 }
 
 // One reactor iteration's worth of work: received datagrams, handovers, commands, engine output, then the TX
-// flush (the backend also flushes by itself whenever a batch fills).
+// flush: the backend submits by itself whenever a batch fills; what is left goes out as soon as input pauses
+// (this poll found less than a full budget) or, under sustained load, after tx_flush_ns.
 std::size_t Worker::poll(uint64_t now_ns) noexcept {
-    (void)now_ns;
-    std::size_t work = backend_->poll(*this, config_.rx_budget);
+    const std::size_t received = backend_->poll(*this, config_.rx_budget);
+    std::size_t work = received;
     if (config_.workers > 1) work += poll_handovers();
     work += poll_commands();
     poll_engine_output();
-    if (backend_->tx_pending()) backend_->flush();
+    if (backend_->tx_pending() && (received < config_.rx_budget || now_ns - last_flush_ns_ >= config_.tx_flush_ns)) {
+        backend_->flush();
+        last_flush_ns_ = now_ns;
+    }
     return work;
 }
 
@@ -225,7 +229,8 @@ std::size_t Worker::poll_commands() noexcept {
                 std::unique_ptr<std::vector<uint8_t>> bytes(c.bytes);
                 std::string error;
                 std::optional<MessageId> id;
-                std::span<const uint8_t> message = bytes ? std::span<const uint8_t>(*bytes) : std::span<const uint8_t>();
+                const std::span<const uint8_t> message =
+                    bytes ? std::span<const uint8_t>(*bytes) : std::span<const uint8_t>();
                 // Setting up a message allocates (its parts); that is per message, not per packet.
                 id = c.kind == Command::Kind::kSend ? node_->send(c.node, message, &error)
                                                     : node_->reply(c.message, message, &error);

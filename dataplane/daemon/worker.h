@@ -81,6 +81,7 @@ struct WorkerConfig {
     std::size_t ring_slots = 4096;                    // command and event rings
     std::size_t handover_slots = 1024;                // each inter-worker ring
     uint64_t tick_ns = 2'000'000;                     // node timers
+    uint64_t tx_flush_ns = 50'000;                    // under load, queued sends wait at most this long
     uint64_t stats_ns = 50'000'000;                   // stats publication
     node::FaultInjection faults;                      // tests of the protocol's defences only
 };
@@ -149,7 +150,7 @@ private:
     reactor::SpscRing<Event> events_;
     reactor::Timer tick_timer_;
     std::vector<std::pair<MessageId, uint64_t>> tracked_;   // messages whose outcome a client awaits (token)
-    uint64_t last_stats_ns_ = 0;
+    uint64_t last_stats_ns_ = 0, last_flush_ns_ = 0;
     uint64_t handover_out_ = 0, handover_in_ = 0, handover_drops_ = 0, command_count_ = 0, event_drops_ = 0;
 
     // Sequence-locked stats: odd while being written.

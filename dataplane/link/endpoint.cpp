@@ -49,7 +49,8 @@ StaticKeys worker_static(const crypto::Identity& self, uint8_t worker) noexcept 
         return keys;
     }
     uint8_t const input[1] = {worker};
-    crypto::kdf({keys.secret.span()}, "voxa.link.worker", crypto::Bytes(input), crypto::Bytes(self.x25519_secret().span()));
+    crypto::kdf({keys.secret.span()}, "voxa.link.worker", crypto::Bytes(input),
+                crypto::Bytes(self.x25519_secret().span()));
     crypto_scalarmult_curve25519_base(keys.pub.data(), keys.secret.data());
     return keys;
 }

@@ -421,7 +421,7 @@ TEST(ConfigRules, DataplaneKeys) {
         {"dataplane", R"({"tx_batch": 64, "tx_slots": 32})",
          "config/dataplane.json: \"tx_slots\": expected at least \"tx_batch\" (64), got 32"},
         {"dataplane", R"({"ring_entries": 65536})",
-         "config/dataplane.json: \"ring_entries\": expected a power of two 1..32768, got 65536"},
+         "config/dataplane.json: \"ring_entries\": expected a power of two 8..32768, got 65536"},
         {"dataplane", R"({"sqpoll": "false"})", "config/dataplane.json: \"sqpoll\": expected true or false, got \"false\""},
         {"dataplane", R"({"gso": null})", "config/dataplane.json: \"gso\": expected true or false, got null"},
         {"dataplane", R"({"gro": 0})", "config/dataplane.json: \"gro\": expected true or false, got 0"},
@@ -430,7 +430,7 @@ TEST(ConfigRules, DataplaneKeys) {
         {"dataplane", R"({"idle_spins": -1})",
          "config/dataplane.json: \"idle_spins\": expected an integer 0..1000000, got -1"},
         {"dataplane", R"({"sleep_max_us": 1000001})",
-         "config/dataplane.json: \"sleep_max_us\": expected an integer 0..1000000, got 1000001"},
+         "config/dataplane.json: \"sleep_max_us\": expected an integer 1..1000000, got 1000001"},
         {"dataplane", R"({"circuits_max": 0})",
          "config/dataplane.json: \"circuits_max\": expected an integer 1..16777216, got 0"},
         {"dataplane", R"({"reassembly_bytes_max": 1000})",
@@ -758,7 +758,7 @@ TEST(ConfigJson, RoundTripThroughFiles) {
     src.write("p2p.json", p2p.dump(2));
     src.write("dataplane.json", R"({"cores": [1, 0], "pin": false, "rx_batch": 32, "tx_batch": 16,
         "tx_flush_us": 0, "rx_buffers": 512, "rx_buffer_bytes": 9216, "tx_slots": 2048, "ring_entries": 256,
-        "sqpoll": true, "gso": false, "gro": false, "bpf_steering": false, "idle_spins": 0, "sleep_max_us": 0,
+        "sqpoll": true, "gso": false, "gro": false, "bpf_steering": false, "idle_spins": 0, "sleep_max_us": 5,
         "circuits_max": 16, "reassembly_bytes_max": 2097152, "handover_slots": 64,
         "dpdk": {"eal_args": ["-l", "0-1"], "ports": ["0000:01:00.0"]}})");
     std::string error;
