@@ -317,7 +317,10 @@ bool UringBackend::setup_multishot(std::string* why) {
         io_uring_buf_ring_add(buf_ring_, rx_buffer(i), unsigned(rx_stride_), uint16_t(i), mask, int(i));
     io_uring_buf_ring_advance(buf_ring_, int(rx_count_));
 
-    rx_msg_.msg_namelen = sizeof(sockaddr_in6);
+    // In a multishot receive buffer the control messages follow the 16-byte header and the name area directly,
+    // and a cmsghdr needs 8-byte alignment: reserve 32 bytes for the (28-byte) sockaddr_in6, not 28.
+    rx_msg_.msg_namelen = 32;
+    static_assert(sizeof(sockaddr_in6) <= 32 && sizeof(io_uring_recvmsg_out) % 8 == 0 && kControlBytes % 8 == 0);
     rx_msg_.msg_controllen = kControlBytes;
     multishot_ = true;
     arm_multishot();
