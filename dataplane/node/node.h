@@ -67,6 +67,7 @@ struct NodeConfig {
     uint64_t circuit_lifetime_ns = 600 * kNsPerS;   // origin circuits are rotated after this
     uint64_t relay_idle_ns = 900 * kNsPerS;         // a relayed or ended circuit silent this long is torn down
     uint64_t circuit_silence_ns = 3 * kNsPerS;      // an origin circuit sent on but unanswered this long is dead
+    uint64_t relay_suspect_ns = 30 * kNsPerS;       // a node an EXTEND failed to reach is left out of paths this long
     uint64_t status_idle_ns = 40 * kNsPerMs;        // receiver: a part idle this long gets a STATUS (NACK)
     uint64_t hole_resend_gap_ns = 20 * kNsPerMs;    // sender: a NACKed hole is not resent sooner after its last copy
     uint64_t tail_resend_gap_ns = 300 * kNsPerMs;   // sender: nor a missing tail fragment (it may be in flight)
@@ -242,6 +243,7 @@ private:
     void on_origin_backward(OriginCircuit& oc, const RelayMsgView& msg) noexcept;
     void extend_or_finish(OriginCircuit& oc) noexcept;
     void kill_origin_circuit(OriginCircuit& oc, bool send_destroy_cell) noexcept;
+    void suspect_pending_hop(const OriginCircuit& oc) noexcept;
     void tick_circuits() noexcept;
     uint64_t build_timeout_ns() const noexcept;
     void expire_relay_circuits() noexcept;

@@ -59,7 +59,8 @@ Node::CircuitSet* Node::circuit_set(const NodeId& destination, std::string* erro
     std::vector<std::size_t> relay_known;   // relays[i] is known_[relay_known[i]]
     for (std::size_t i = 0; i < known_.size(); ++i) {
         if (!known_[i].is_relay) continue;
-        relays.push_back(circuit::RelayInfo{known_[i].identity.id, known_[i].endpoint, known_[i].capacity, true});
+        const bool live = clock_.now_ns() >= known_[i].suspect_until_ns;
+        relays.push_back(circuit::RelayInfo{known_[i].identity.id, known_[i].endpoint, known_[i].capacity, live});
         relay_known.push_back(i);
     }
     std::string why;
@@ -139,6 +140,7 @@ void Node::on_origin_backward(OriginCircuit& oc, const RelayMsgView& msg) noexce
             return;
         }
         case wire::RelayMsgType::kExtendFailed:
+            suspect_pending_hop(oc);
             kill_origin_circuit(oc, true);
             return;
         default:
@@ -160,6 +162,13 @@ void Node::kill_origin_circuit(OriginCircuit& oc, bool send_destroy_cell) noexce
     oc.set = nullptr;
 }
 
+// Live relays only (DESIGN §3): when a relay answers EXTEND_FAILED, the node it could not reach is down or
+// unreachable, so paths leave it out for relay_suspect_ns.
+void Node::suspect_pending_hop(const OriginCircuit& oc) noexcept {
+    const std::size_t hop = oc.crypto.hops();   // hops built so far: path[hop] is the one being created
+    if (hop < oc.path.size()) known_[oc.path[hop]].suspect_until_ns = clock_.now_ns() + config_.relay_suspect_ns;
+}
+
 // A build that takes four times longer than builds usually take here has almost surely lost a cell: give up on
 // it early and build another, instead of waiting for the worst case the configuration allows.
 uint64_t Node::build_timeout_ns() const noexcept {
@@ -172,7 +181,7 @@ void Node::tick_circuits() noexcept {
     for (auto it = origin_.begin(); it != origin_.end();) {
         OriginCircuit& oc = *it->second;
         if (oc.state == OriginCircuit::State::kBuilding && now - oc.started_ns > build_timeout_ns()) {
-            kill_origin_circuit(oc, true);
+            kill_origin_circuit(oc, true);   // under loss builds time out often: no relay is suspected for it
         }
         if (oc.state == OriginCircuit::State::kReady && oc.unanswered_since_ns != 0 &&
             oc.last_heard_ns < oc.unanswered_since_ns && now - oc.unanswered_since_ns > config_.circuit_silence_ns) {

@@ -16,6 +16,7 @@ struct Node::KnownNode {
     uint32_t capacity = 1;
     bool is_relay = true;
     link::PeerHandle peer = link::kNoPeer;   // link peer, added on first use
+    uint64_t suspect_until_ns = 0;           // an EXTEND to this node failed: not drawn for paths until then
 };
 
 // A circuit this node originates: origin -> path[0] -> ... -> path[last] (the destination is path.back()).
