@@ -86,7 +86,6 @@ constexpr std::string_view kFeatureKeys[] = {"enable-dns", "enable-upnpc-port-fo
 constexpr std::string_view kBootstrapKeys[] = {"id", "public_key", "host", "port"};
 constexpr std::string_view kDpdkKeys[] = {"eal_args", "ports"};
 
-constexpr std::size_t kHostBytesMax = 64;
 constexpr std::size_t kNameBytesMax = 64;
 constexpr std::size_t kPluginsMax = 64;
 constexpr std::size_t kCoresMax = 64;
