@@ -4,24 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdlib>
-#include <new>
 #include <vector>
 
 #include "io/udp_socket.h"
 #include "io/uring_backend.h"
-
-namespace {
-thread_local std::size_t g_allocations = 0;
-}
-
-void* operator new(std::size_t size) {
-    ++g_allocations;
-    if (void* p = std::malloc(size ? size : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "support/alloc_counter.h"
 
 namespace voxa::io {
 namespace {
@@ -64,14 +51,14 @@ TEST(UringPath, SendingAndReceivingAllocatesNothing) {
     auto a = backend();
     auto b = backend();
     if (!a || !b) GTEST_SKIP() << "io_uring is unavailable here";
-    ASSERT_GT(g_allocations, 0u) << "the counter sees the backends' set-up allocations";
+    ASSERT_GT(test::allocations_on_this_thread(), 0u) << "the counter sees the backends' set-up allocations";
     Endpoint to;
     ASSERT_TRUE(parse_endpoint("127.0.0.1:" + std::to_string(b->local_port()), &to));
     Count rx;
     ASSERT_GT(exchange(*a, *b, to, 256, rx), 200u);   // warm-up: lazily sized state, if any
-    const std::size_t before = g_allocations;
+    const std::size_t before = test::allocations_on_this_thread();
     const std::size_t got = exchange(*a, *b, to, 20000, rx);
-    const std::size_t allocations = g_allocations - before;
+    const std::size_t allocations = test::allocations_on_this_thread() - before;
     EXPECT_GT(got, 19000u) << "loopback lost more than 5%";
     EXPECT_GT(a->stats().tx_gso_batches, 0u);
     EXPECT_EQ(allocations, 0u) << "allocations while moving " << got << " datagrams";

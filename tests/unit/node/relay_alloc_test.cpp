@@ -2,22 +2,8 @@
 // no heap allocation at all (DESIGN §4: fixed tables, crypto in place). Checked by counting operator new.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <new>
-
 #include "sim/relay_line.h"
-
-namespace {
-thread_local std::size_t g_allocations = 0;
-}
-
-void* operator new(std::size_t size) {
-    ++g_allocations;
-    if (void* p = std::malloc(size ? size : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "support/alloc_counter.h"
 
 namespace voxa::sim {
 namespace {
@@ -26,17 +12,17 @@ TEST(RelayPath, ForwardingCellsAllocatesNothing) {
     ASSERT_TRUE(crypto::init());
     RelayLine line;
     ASSERT_TRUE(line.warm_up());
-    const std::size_t at_capture = g_allocations;
+    const std::size_t at_capture = test::allocations_on_this_thread();
     auto cells = line.capture_forward_cells(1u << 20);
     ASSERT_GT(cells.size(), 800u);
-    ASSERT_GT(g_allocations, at_capture + cells.size()) << "the counter sees the capture's own allocations";
+    ASSERT_GT(test::allocations_on_this_thread(), at_capture + cells.size()) << "the counter sees the capture's own allocations";
     // The first cell may meet lazily grown state (none is expected, but it is not what this test is about).
     line.relay(cells[0]);
     const uint64_t relayed_before = line.relay_node().stats().cells_relayed_forward;
     const uint64_t out_before = line.relay_output_datagrams();
-    const std::size_t before = g_allocations;
+    const std::size_t before = test::allocations_on_this_thread();
     for (std::size_t i = 1; i < cells.size(); ++i) line.relay(cells[i]);
-    const std::size_t allocations = g_allocations - before;
+    const std::size_t allocations = test::allocations_on_this_thread() - before;
     EXPECT_EQ(line.relay_node().stats().cells_relayed_forward - relayed_before, cells.size() - 1);
     EXPECT_EQ(line.relay_output_datagrams() - out_before, cells.size() - 1);
     EXPECT_EQ(allocations, 0u) << "allocations while relaying " << cells.size() - 1 << " cells";
