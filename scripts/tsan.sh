@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# ThreadSanitizer run of the worker reactor's lock-free code: the SPSC handover rings, the doorbell and the reactor
-# loop (tests/unit/reactor, meson suite 'reactor').
+# ThreadSanitizer run of the lock-free code: the worker reactor's SPSC handover rings, the doorbell and the reactor
+# loop (tests/unit/reactor), and the shared-memory channel's rings and stats seqlock (tests/unit/shm); both are in
+# meson suite 'reactor'.
 #
 #   scripts/tsan.sh    configures ${VOXA_BUILD_ROOT:-build}/tsan once (gcc, -Db_sanitize=thread -Dbuildtype=debug
-#                      -Dbench=false -Dwerror=true), builds test_reactor, and runs
+#                      -Dbench=false -Dwerror=true), builds test_reactor and test_shm, and runs
 #                      `meson test --suite reactor --print-errorlogs` with TSAN_OPTIONS=halt_on_error=1.
 #
 # The last line says whether the suite passed; exits 1 if configuring, building or any test failed (a data race
@@ -34,8 +35,9 @@ else
         || { tail -n 40 "$dir.setup.log"; fail "meson setup of $dir; see $dir.setup.log"; }
 fi
 
-# Only what the suite needs (the core library and test_reactor), not the whole tree.
-ninja -C "$dir" -j "$voxa_jobs" tests/unit/reactor/test_reactor || fail "building test_reactor under TSan"
+# Only what the suite needs (the core library, test_reactor and test_shm), not the whole tree.
+ninja -C "$dir" -j "$voxa_jobs" tests/unit/reactor/test_reactor tests/unit/shm/test_shm \
+    || fail "building test_reactor and test_shm under TSan"
 
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1${TSAN_OPTIONS:+ $TSAN_OPTIONS}"
 if meson test -C "$dir" --no-rebuild --suite reactor --print-errorlogs --num-processes "$voxa_jobs"; then
