@@ -391,7 +391,7 @@ void Daemon::drain_events() {
                         delivered_order_.push_back(key);
                         if (delivered_order_.size() > kDeliveredRemembered) {
                             delivered_by_.erase(delivered_order_.front());
-                            delivered_order_.erase(delivered_order_.begin());
+                            delivered_order_.pop_front();
                         }
                     }
                     server_->deliver(received->message_id, received->in_reply_to, received->is_reply,

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -64,10 +65,9 @@ private:
     std::unique_ptr<local::Server> server_;
 
     uint64_t next_token_ = 1;
-    std::unordered_map<uint64_t, Pending> pending_;                   // by token
-    std::unordered_map<uint64_t, uint64_t> report_tokens_;            // token -> client, for kResult after ACCEPTED
+    std::unordered_map<uint64_t, Pending> pending_;                   // by token; kept for RESULT if report
     std::unordered_map<std::string, uint8_t> delivered_by_;           // message id (raw) -> worker, for REPLY
-    std::vector<std::string> delivered_order_;                        // bounds delivered_by_
+    std::deque<std::string> delivered_order_;                         // bounds delivered_by_
     uint64_t last_gossip_refresh_ns_ = 0;
     uint64_t started_ns_ = 0;
 };

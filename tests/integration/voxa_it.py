@@ -271,10 +271,10 @@ class Capture:
                 continue
             if addr[2] == socket.PACKET_OUTGOING:
                 continue
-            self._parse(frame, ifname == "lo")
+            self._parse(frame)
         s.close()
 
-    def _parse(self, frame, loopback):
+    def _parse(self, frame):
         off = 14   # Ethernet (lo also carries a 14-byte fake Ethernet header)
         ethertype = struct.unpack("!H", frame[12:14])[0]
         if ethertype != 0x0800:
