@@ -25,9 +25,22 @@ std::size_t round_up(std::size_t v, std::size_t to) { return (v + to - 1) / to *
 
 std::string errno_text(int e) { return std::string(std::strerror(e)); }
 
+// A process that was killed but not yet reaped by its parent (a zombie, state Z in /proc/<pid>/stat) still
+// answers kill(pid, 0); it is gone for our purposes, or a restart right after `kill -9` would be refused.
 bool process_exists(uint32_t pid) {
     if (pid == 0) return false;
-    return ::kill(pid_t(pid), 0) == 0 || errno == EPERM;
+    if (::kill(pid_t(pid), 0) != 0 && errno != EPERM) return false;
+    char path[32];
+    std::snprintf(path, sizeof path, "/proc/%u/stat", pid);
+    FILE* f = std::fopen(path, "re");
+    if (f == nullptr) return true;            // no /proc: trust kill()
+    char line[512];
+    std::size_t const n = std::fread(line, 1, sizeof line - 1, f);
+    std::fclose(f);
+    line[n] = '\0';
+    // "pid (comm) S ...": comm may contain spaces and parentheses, so the state follows the LAST ')'.
+    char const* close = std::strrchr(line, ')');
+    return close == nullptr || close[1] != ' ' || (close[2] != 'Z' && close[2] != 'X');
 }
 
 // Closes a descriptor on every path out of open().

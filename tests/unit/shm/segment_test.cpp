@@ -220,6 +220,35 @@ TEST_F(SegmentTest, SecondLiveProcessOfTheSameSideRefused) {
     EXPECT_EQ(data->epoch(), 2u);
 }
 
+// kill -9 leaves a zombie until the parent reaps it; kill(pid, 0) still succeeds on it. A restart in that window
+// (a supervisor restarting at once, or voxa-control's tests) must not be refused as "already attached".
+TEST_F(SegmentTest, KilledButUnreapedProcessCountsAsGone) {
+    auto control = open_ok(Side::kControl, small_config());
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    pid_t const pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        std::string error;
+        auto data = Segment::open(path_, small_config(), Side::kData, &error);
+        char b = data ? 'y' : 'n';
+        if (::write(ready[1], &b, 1) != 1) ::_exit(3);
+        for (;;) ::pause();
+    }
+    char b = 0;
+    ASSERT_EQ(::read(ready[0], &b, 1), 1);
+    ASSERT_EQ(b, 'y');
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    siginfo_t info{};
+    ASSERT_EQ(::waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT), 0);   // dead, deliberately not reaped
+    EXPECT_EQ(::kill(pid, 0), 0);                                         // still "exists" to kill()
+    EXPECT_FALSE(control->peer_alive(monotonic_ns(), 1'000'000'000));
+    auto data = open_ok(Side::kData, small_config());
+    EXPECT_NE(data, nullptr);
+    EXPECT_EQ(wait_child(pid), 128 + SIGKILL);
+    for (int fd : {ready[0], ready[1]}) ::close(fd);
+}
+
 TEST_F(SegmentTest, PeerAliveFollowsHeartbeat) {
     auto control = open_ok(Side::kControl, small_config());
     EXPECT_FALSE(control->peer_alive(monotonic_ns(), 1'000'000'000));   // never attached
