@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -69,6 +70,7 @@ std::unique_ptr<Daemon> Daemon::create(const config::Config& config, std::string
         return nullptr;
     }
     std::unique_ptr<Daemon> d(new Daemon(config, std::move(*identity)));
+    if (!d->check_udp_port(error) || !d->open_segment(error)) return nullptr;
     if (!d->start_workers(error)) return nullptr;
     local::ServerConfig sc;
     sc.socket_path = config.data_dir / "run" / "voxa.sock";
@@ -82,10 +84,38 @@ std::unique_ptr<Daemon> Daemon::create(const config::Config& config, std::string
 }
 
 Daemon::Daemon(const config::Config& config, crypto::Identity identity)
-    : config_(config), identity_(std::move(identity)), directory_(identity_.id()) {}
+    : config_(config), identity_(std::move(identity)), directory_(identity_.id()) {
+    policy_.hops = config_.p2p.hops;
+    policy_.n = config_.p2p.n;
+    policy_.k = config_.p2p.k;
+    policy_.circuit_lifetime_ns = uint64_t(config_.p2p.circuit_lifetime_s) * kNsPerS;
+}
 
 Daemon::~Daemon() {
     for (auto& w : workers_) w->stop();
+}
+
+// SO_REUSEPORT lets any process of the same user join the port's group and take a share of its datagrams (a stale
+// daemon, a second one started by mistake). Bind once without it first, so that fails loudly instead; and before
+// the shm segment is attached, so that a start that cannot work does not count as a data-plane restart (epoch).
+bool Daemon::check_udp_port(std::string* error) {
+    auto bind = config::parse_numeric_endpoint(config_.p2p.host, config_.p2p.port);
+    if (!bind) {
+        *error = "p2p host " + config_.p2p.host + " is not a numeric address";
+        return false;
+    }
+    if (bind->port == 0) return true;
+    io::UdpSocketOptions probe;
+    probe.bind = *bind;
+    probe.reuseport = false;
+    std::string why;
+    const io::UdpSocketResult r = io::open_udp_socket(probe, &why);
+    if (r.fd < 0) {
+        *error = "UDP port " + bind->to_string() + " is not free (another voxa-dataplane running?): " + why;
+        return false;
+    }
+    ::close(r.fd);
+    return true;
 }
 
 bool Daemon::start_workers(std::string* error) {
@@ -97,20 +127,6 @@ bool Daemon::start_workers(std::string* error) {
         return false;
     }
     const std::string& adv_host = config_.p2p.advertise_host.empty() ? config_.p2p.host : config_.p2p.advertise_host;
-    // SO_REUSEPORT lets any process of the same user join the port's group and take a share of its datagrams (a
-    // stale daemon, a second one started by mistake). Bind once without it first, so that fails loudly instead.
-    if (bind->port != 0) {
-        io::UdpSocketOptions probe;
-        probe.bind = *bind;
-        probe.reuseport = false;
-        std::string why;
-        const io::UdpSocketResult r = io::open_udp_socket(probe, &why);
-        if (r.fd < 0) {
-            *error = "UDP port " + bind->to_string() + " is not free (another voxa-dataplane running?): " + why;
-            return false;
-        }
-        ::close(r.fd);
-    }
     // A relay that flips bits on purpose, for the integration tests of the destination's defences only.
     node::FaultInjection faults;
     if (const char* flip = std::getenv("VOXA_DEV_FLIP_RELAYED_BITS"); flip != nullptr) {
@@ -143,6 +159,8 @@ bool Daemon::start_workers(std::string* error) {
         wc.tx_flush_ns = uint64_t(dp.tx_flush_us) * 1000;
         wc.handover_slots = dp.handover_slots;
         wc.faults = faults;
+        wc.stats_block = segment_->stats_block(uint32_t(i));
+        wc.shm_epoch = segment_->epoch();
         std::string why;
         auto w = Worker::create(wc, identity_, *mesh_, bell_, &why);
         if (!w) {
@@ -193,15 +211,23 @@ int Daemon::run(const std::atomic<bool>& stop) {
     log(LogLevel::kInfo, "ready", ready);
 
     pollfd fds[2] = {{server_->epoll_fd(), POLLIN, 0}, {bell_.fd(), POLLIN, 0}};
+    shm_tick(mono_ns());
     while (!stop.load(std::memory_order_acquire)) {
         bell_.arm();
         drain_events();
-        ::poll(fds, 2, 20);
+        // 10 ms: voxa-control cannot ring our doorbell, so its command rings are polled at least this often.
+        ::poll(fds, 2, 10);
         bell_.disarm();
         bell_.drain();
         server_->poll(0);
         drain_events();
+        poll_shm_commands();
         const uint64_t now = mono_ns();
+        shm_tick(now);
+        if (shutdown_complete(now)) {
+            log(LogLevel::kInfo, "shutdown command: drained", {{"pending", pending_.size()}});
+            break;
+        }
         const uint64_t refresh_ns = std::max<uint64_t>(1, config_.p2p.gossip_interval_s) * kNsPerS / 2;
         if (now - last_gossip_refresh_ns_ >= refresh_ns) refresh_gossip();
     }
@@ -260,6 +286,11 @@ void Daemon::on_frame(local::ClientId client, const local::FrameView& frame) {
             std::span<const uint8_t> bytes;
             uint8_t flags = 0;
             if (frame.type == FrameType::kSend) {
+                // Draining: no new messages; replies and messages in flight go on.
+                if (draining_) {
+                    server_->send_error(client, frame.request_id, ErrorCode::kNotReady, "draining");
+                    return;
+                }
                 auto body = local::parse_send(frame.body);
                 if (!body) {
                     server_->send_error(client, frame.request_id, ErrorCode::kBadRequest, "malformed SEND body");
@@ -349,7 +380,25 @@ void Daemon::drain_events() {
             std::unique_ptr<std::string> error(e.error);
             std::unique_ptr<node::Received> received(e.received);
             std::unique_ptr<std::vector<uint8_t>> gossip(e.gossip);
+            std::unique_ptr<WorkerSnapshot> snapshot(e.snapshot);
+            const std::size_t w_index = w->index();
             switch (e.kind) {
+                case Event::Kind::kCircuitUp:
+                    push_event(w_index, shm::CircuitUp{e.token, e.state});
+                    break;
+                case Event::Kind::kCircuitDown: {
+                    uint32_t reason = 0;
+                    std::memcpy(&reason, e.message.data(), sizeof reason);
+                    push_event(w_index, shm::CircuitDown{e.token, e.state, reason});
+                    break;
+                }
+                case Event::Kind::kSnapshot:
+                    if (snapshot) on_snapshot(w_index, std::move(snapshot));
+                    break;
+                case Event::Kind::kPolicyRefused:
+                    refuse(w_index, EINVAL, "circuit policy refused by worker " + std::to_string(w_index) + ": " +
+                                                (error ? *error : std::string("?")));
+                    break;
                 case Event::Kind::kAccepted: {
                     auto it = pending_.find(e.token);
                     if (it == pending_.end()) break;
@@ -500,6 +549,7 @@ nlohmann::json Daemon::stats_json() const {
                   {"reassembly", counters(rs.drops, std::size_t(reassembly::Drop::kCount), reassembly_drop)},
                   {"handover", handover_drops}};
     j["local"] = nlohmann::json::parse(server_->stats_json(), nullptr, false);
+    add_shm_json(&j);
     return j;
 }
 

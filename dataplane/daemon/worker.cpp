@@ -2,12 +2,15 @@
 
 #include <time.h>
 
+#include <array>
 #include <cstring>
+#include <memory>
 
 #include "common/log.h"
 #include "io/steering.h"
 #include "io/uring_backend.h"
 #include "reactor/thread.h"
+#include "shm/segment.h"
 #include "voxa/assert.h"
 
 namespace voxa::daemon {
@@ -72,9 +75,22 @@ Worker::Worker(const WorkerConfig& config, const crypto::Identity& identity, Mes
     tick_timer_.fire = &Worker::on_tick;
     tick_timer_.context = this;
     tracked_.reserve(1024);
+    // Counters restart from 0 with the new epoch (this process's engine counts from 0): publish zeros at once, so
+    // the block never shows the new epoch with the previous process's counts. The thread that runs the worker
+    // starts after this, so the block keeps a single writer.
+    if (config.stats_block != nullptr) {
+        shm_stats_ = shm::StatsWriter(config.stats_block, config.shm_epoch);
+        const std::array<uint64_t, std::size_t(shm::Stat::kCount)> zeros{};
+        shm_stats_.publish(zeros, shm::monotonic_ns());
+    }
 }
 
-Worker::~Worker() { stop(); }
+Worker::~Worker() {
+    stop();
+    // The tick timer is a member declared after the reactor, so it is destroyed first: unschedule it (the thread
+    // has ended) or the wheel would keep a dangling link (and a debug build asserts).
+    reactor_.timers().cancel(tick_timer_);
+}
 
 void Worker::start() {
     thread_ = std::thread([this] { run(); });
@@ -104,6 +120,7 @@ void Worker::on_tick(reactor::Timer& t, uint64_t now_ns) noexcept {
     self->node_->tick();
     self->track_results();
     if (now_ns - self->last_stats_ns_ >= self->config_.stats_ns) self->publish_stats();
+    if (now_ns - self->last_snapshot_ns_ >= self->config_.snapshot_ns) self->send_snapshot();
     self->reactor_.timers().schedule(t, now_ns + self->config_.tick_ns);
 }
 
@@ -211,6 +228,7 @@ void Worker::emit(const Event& e) noexcept {
         delete copy.error;
         delete copy.received;
         delete copy.gossip;
+        delete copy.snapshot;
         ++event_drops_;
         return;
     }
@@ -261,6 +279,17 @@ std::size_t Worker::poll_commands() noexcept {
                 break;
             }
             case Command::Kind::kConnect: node_->connect(c.node); break;
+            case Command::Kind::kForget: node_->forget_node(c.node); break;
+            case Command::Kind::kPolicy: {
+                std::string why = node_->set_policy(c.policy);
+                if (!why.empty()) {
+                    Event e;
+                    e.kind = Event::Kind::kPolicyRefused;
+                    e.error = new std::string(std::move(why));
+                    emit(e);
+                }
+                break;
+            }
         }
     }
     return work;
@@ -270,6 +299,15 @@ void Worker::poll_engine_output() noexcept {
     node::Received r;
     while (node_->pop_received(&r)) {
         Event e{Event::Kind::kReceived, 0, 0, 0, r.message_id, nullptr, new node::Received(std::move(r)), nullptr};
+        emit(e);
+    }
+    node::CircuitEvent ce;
+    while (node_->pop_circuit_event(&ce)) {
+        Event e;
+        e.kind = ce.up ? Event::Kind::kCircuitUp : Event::Kind::kCircuitDown;
+        e.token = ce.id;
+        e.state = ce.hops;
+        std::memcpy(e.message.data(), &ce.reason, sizeof ce.reason);
         emit(e);
     }
     std::vector<uint8_t> body;
@@ -311,10 +349,87 @@ void Worker::publish_stats() noexcept {
     stats_.handover_datagrams_in = handover_in_;
     stats_.handover_drops = handover_drops_;
     stats_.command_count = command_count_;
-    stats_.event_drops = event_drops_;
+    stats_.event_drops = event_drops_ + shm_event_drops_.load(std::memory_order_relaxed);
     stats_.cpu_ns = thread_cpu_ns();
     std::atomic_thread_fence(std::memory_order_release);
     stats_seq_.fetch_add(1, std::memory_order_acq_rel);   // even: stable
+    if (shm_stats_.valid()) publish_shm_stats(stats_, shm::monotonic_ns());
+}
+
+// The shm block carries the counters under the names of include/voxa/shm.h (kStatInfo); per-reason drop arrays
+// are summed into one counter per layer (the local STATS JSON keeps them by reason).
+void Worker::publish_shm_stats(const WorkerStats& s, uint64_t now_ns) noexcept {
+    using shm::Stat;
+    auto sum = [](const uint64_t* a, std::size_t n) {
+        uint64_t t = 0;
+        for (std::size_t i = 0; i < n; ++i) t += a[i];
+        return t;
+    };
+    std::array<uint64_t, std::size_t(Stat::kCount)> v{};
+    auto set = [&v](Stat i, uint64_t x) { v[std::size_t(i)] = x; };
+    set(Stat::kRxPackets, s.backend.rx_packets);
+    set(Stat::kRxBytes, s.backend.rx_bytes);
+    set(Stat::kTxPackets, s.backend.tx_packets);
+    set(Stat::kTxBytes, s.backend.tx_bytes);
+    set(Stat::kRxNoBuffer, s.backend.rx_no_buffer);
+    set(Stat::kRxErrors, s.backend.rx_errors);
+    set(Stat::kTxDroppedFull, s.backend.tx_dropped_full);
+    set(Stat::kTxErrors, s.backend.tx_errors);
+    set(Stat::kLinkPacketsIn, s.link.packets_in);
+    set(Stat::kLinkPacketsOut, s.link.packets_out);
+    set(Stat::kLinkDrops, sum(s.link.drops, std::size(s.link.drops)));
+    set(Stat::kHandshakesInitiated, s.link.handshakes_initiated);
+    set(Stat::kHandshakesCompleted, s.link.handshakes_completed);
+    set(Stat::kSessionsUp, s.link.sessions_up);
+    set(Stat::kCellsRelayedForward, s.node.cells_relayed_forward);
+    set(Stat::kCellsRelayedBackward, s.node.cells_relayed_backward);
+    set(Stat::kCellsOriginated, s.node.cells_originated);
+    set(Stat::kCellsEnded, s.node.cells_ended);
+    set(Stat::kNodeDrops, sum(s.node.drops, std::size(s.node.drops)));
+    set(Stat::kCircuitDrops, sum(s.node.circuit_drops, std::size(s.node.circuit_drops)));
+    set(Stat::kCircuitsBuilt, s.node.circuits_built);
+    set(Stat::kCircuitsFailed, s.node.circuits_failed);
+    set(Stat::kCircuitsRelayed, s.node.circuits_relayed);
+    set(Stat::kRelayCircuits, s.relay_circuits);
+    set(Stat::kOriginCircuits, s.origin_circuits);
+    set(Stat::kMessagesSent, s.node.messages_sent);
+    set(Stat::kMessagesDelivered, s.node.messages_delivered);
+    set(Stat::kMessagesFailed, s.node.messages_failed);
+    set(Stat::kMessagesReceived, s.node.messages_received);
+    set(Stat::kFragmentsSent, s.node.fragments_sent);
+    set(Stat::kFragmentsRetransmitted, s.node.fragments_retransmitted);
+    set(Stat::kReassemblyCompleted, s.reassembly.completed);
+    set(Stat::kReassemblyDrops, sum(s.reassembly.drops, std::size(s.reassembly.drops)));
+    set(Stat::kReassemblyEvicted, s.reassembly.evicted_age + s.reassembly.evicted_pressure);
+    set(Stat::kReassemblyBytesInFlight, s.reassembly.bytes_in_flight);
+    set(Stat::kHandoverDatagramsOut, s.handover_datagrams_out);
+    set(Stat::kHandoverDatagramsIn, s.handover_datagrams_in);
+    set(Stat::kHandoverDrops, s.handover_drops);
+    set(Stat::kCommands, s.command_count);
+    set(Stat::kEventDrops, s.event_drops);
+    set(Stat::kKnownNodes, s.known_nodes);
+    set(Stat::kReactorLoops, s.reactor.loops);
+    set(Stat::kReactorBusyLoops, s.reactor.busy_loops);
+    set(Stat::kCpuNs, s.cpu_ns);
+    shm_stats_.publish(v, now_ns);
+}
+
+// Allocates (a few vectors) every snapshot_ns: bounded and rare, never per packet.
+void Worker::send_snapshot() noexcept {
+    last_snapshot_ns_ = clock_.now_ns();
+    auto snap = std::make_unique<WorkerSnapshot>();
+    node_->sessions(&snap->sessions);
+    node_->circuits(&snap->circuits, kSnapshotCircuitsMax);
+    snap->policy = node_->policy();
+    snap->outgoing_messages = node_->outgoing_messages();
+    Event e;
+    e.kind = Event::Kind::kSnapshot;
+    e.snapshot = snap.release();
+    emit(e);
+}
+
+uint32_t Worker::command_ring_permille() const noexcept {
+    return uint32_t(commands_.size_approx() * 1000 / commands_.capacity());
 }
 
 WorkerStats Worker::read_stats() const {

@@ -29,25 +29,42 @@
 #include "reactor/reactor.h"
 #include "reactor/slot_ring.h"
 #include "reactor/spsc_ring.h"
+#include "shm/stats.h"
 
 namespace voxa::daemon {
 
 // Control thread -> worker. Pointers are owned by the command until the worker consumes it.
 struct Command {
-    enum class Kind : uint8_t { kSend, kReply, kStatus, kAddNodes, kSetGossip, kConnect };
+    enum class Kind : uint8_t { kSend, kReply, kStatus, kAddNodes, kSetGossip, kConnect, kPolicy, kForget };
     Kind kind = Kind::kSend;
     bool report = false;                              // kSend/kReply: emit kResult when delivered or failed
     uint64_t token = 0;                               // echoed in the answering event
-    NodeId node{};                                    // kSend: destination; kConnect: the node
+    NodeId node{};                                    // kSend: destination; kConnect, kForget: the node
     MessageId message{};                              // kReply: the request; kStatus: the message
     std::vector<uint8_t>* bytes = nullptr;            // kSend/kReply: the message (the worker frees it)
     std::vector<directory::Descriptor>* nodes = nullptr;         // kAddNodes (the worker frees it)
     std::vector<std::vector<uint8_t>>* gossip = nullptr;         // kSetGossip (the worker frees it)
+    node::CircuitPolicy policy;                       // kPolicy: for circuits built from now on
 };
+
+// What a worker shows the control thread about itself every snapshot_ns (sessions, origin circuits), for the
+// local STATS JSON and the shm SessionUp/SessionDown events (the control thread diffs consecutive snapshots).
+struct WorkerSnapshot {
+    std::vector<node::SessionInfo> sessions;
+    std::vector<node::CircuitInfo> circuits;          // at most kSnapshotCircuitsMax
+    node::CircuitPolicy policy;
+    std::size_t outgoing_messages = 0;                // messages this worker's engine still sends
+};
+inline constexpr std::size_t kSnapshotCircuitsMax = 1000;
 
 // Worker -> control thread.
 struct Event {
-    enum class Kind : uint8_t { kAccepted, kRejected, kResult, kState, kReceived, kGossip };
+    enum class Kind : uint8_t {
+        kAccepted, kRejected, kResult, kState, kReceived, kGossip,
+        kCircuitUp, kCircuitDown,   // token: circuit id (node::CircuitRef::key()); state: hops; message[0..4): reason
+        kSnapshot,                  // snapshot
+        kPolicyRefused,             // error: why the node refused a kPolicy command
+    };
     Kind kind = Kind::kAccepted;
     uint8_t worker = 0;
     uint8_t state = 0;                                // kResult/kState: node::SendState
@@ -56,6 +73,7 @@ struct Event {
     std::string* error = nullptr;                     // kRejected/kResult(failed) (control frees)
     node::Received* received = nullptr;               // kReceived (control frees)
     std::vector<uint8_t>* gossip = nullptr;           // kGossip (control frees)
+    WorkerSnapshot* snapshot = nullptr;               // kSnapshot (control frees)
 };
 
 // Counters a worker publishes every few milliseconds, read by the control thread under a sequence lock.
@@ -67,7 +85,7 @@ struct WorkerStats {
     reactor::ReactorStats reactor;
     uint64_t relay_circuits = 0, origin_circuits = 0, known_nodes = 0;
     uint64_t handover_datagrams_out = 0, handover_datagrams_in = 0, handover_drops = 0;
-    uint64_t command_count = 0, event_drops = 0;
+    uint64_t command_count = 0, event_drops = 0;      // event_drops: its own ring's and the shm event ring's
     uint64_t cpu_ns = 0;                              // this thread's CPU time
 };
 
@@ -84,6 +102,11 @@ struct WorkerConfig {
     uint64_t tx_flush_ns = 50'000;                    // under load, queued sends wait at most this long
     uint64_t stats_ns = 50'000'000;                   // stats publication
     node::FaultInjection faults;                      // tests of the protocol's defences only
+    uint64_t snapshot_ns = 250'000'000;               // WorkerSnapshot to the control thread
+    // The worker's block in the node's shm segment (include/voxa/shm.h), written from the worker's thread at every
+    // stats publication; null: no segment (tools). shm_epoch: the data side's epoch (Segment::epoch()).
+    shm::StatsBlock* stats_block = nullptr;
+    uint64_t shm_epoch = 0;
 };
 
 class Worker;
@@ -121,6 +144,10 @@ public:
     uint16_t port() const noexcept { return backend_->local_port(); }
     std::string features() const { return backend_->features(); }
     uint8_t index() const noexcept { return config_.index; }
+    // Any thread: the control thread dropped one of this worker's shm events (full ring); published as event_drops.
+    void count_shm_event_drop() noexcept { shm_event_drops_.fetch_add(1, std::memory_order_relaxed); }
+    // Any thread: fill level of the command ring, 0..1000 permille.
+    uint32_t command_ring_permille() const noexcept;
 
 private:
     Worker(const WorkerConfig& config, const crypto::Identity& identity, Mesh& mesh, reactor::Doorbell& control_bell,
@@ -135,6 +162,8 @@ private:
     void track_results() noexcept;
     void emit(const Event& e) noexcept;
     void publish_stats() noexcept;
+    void publish_shm_stats(const WorkerStats& s, uint64_t now_ns) noexcept;
+    void send_snapshot() noexcept;
     static void on_tick(reactor::Timer& t, uint64_t now_ns) noexcept;
 
     WorkerConfig config_;
@@ -150,7 +179,9 @@ private:
     reactor::SpscRing<Event> events_;
     reactor::Timer tick_timer_;
     std::vector<std::pair<MessageId, uint64_t>> tracked_;   // messages whose outcome a client awaits (token)
-    uint64_t last_stats_ns_ = 0, last_flush_ns_ = 0;
+    uint64_t last_stats_ns_ = 0, last_flush_ns_ = 0, last_snapshot_ns_ = 0;
+    shm::StatsWriter shm_stats_;
+    std::atomic<uint64_t> shm_event_drops_{0};
     uint64_t handover_out_ = 0, handover_in_ = 0, handover_drops_ = 0, command_count_ = 0, event_drops_ = 0;
 
     // Sequence-locked stats: odd while being written.

@@ -77,6 +77,9 @@ public:
 
     // Every entry, sorted by node id; bootstrap-only entries included (issued_at_s 0).
     std::vector<Descriptor> entries() const;
+    // Forgets `id` (signed or bootstrap entry): the control plane removed the node. Gossip may bring it back with a
+    // descriptor (the table no longer remembers the old one). Returns false if unknown.
+    bool remove(const NodeId& id) noexcept { return entries_.erase(id) != 0; }
     // The entry for `id`, or false if unknown.
     bool find(const NodeId& id, Descriptor* out) const noexcept;
     std::size_t size() const noexcept { return entries_.size(); }

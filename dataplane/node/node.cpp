@@ -76,6 +76,7 @@ void Node::add_known_node(const crypto::PeerIdentity& peer, const Endpoint& endp
         k.endpoint = endpoint;
         k.capacity = capacity;
         k.is_relay = is_relay;
+        if (k.suspect_until_ns == kForgotten) k.suspect_until_ns = 0;
         if (k.peer != link::kNoPeer) link_.add_peer(peer, endpoint);
         return;
     }
@@ -375,6 +376,7 @@ bool Node::send_relay_msg(const CircuitRef& ref, wire::RelayMsgType type, uint8_
         if (!write_relay_msg(onion, msg_bytes, type, flags, data)) return false;
         oc->crypto.wrap_forward(oc->crypto.hops(), body, onion, onion_len());
         stats_.cells_originated += 1;
+        oc->cells_sent += 1;
         if (oc->unanswered_since_ns <= oc->last_heard_ns) oc->unanswered_since_ns = clock_.now_ns();
         send_tx_cell(ref.peer);
         return true;
@@ -415,6 +417,7 @@ void Node::tick() noexcept {
     tick_delivery();
     tick_gossip();
     reassembler_.expire();
+    if (pending_parts_ && outgoing_.empty()) apply_pending_parts();
 }
 
 }  // namespace voxa::node

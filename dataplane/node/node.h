@@ -148,6 +148,32 @@ struct NodeStats {
 
 enum class SendState : uint8_t { kUnknown, kBuildingCircuits, kSending, kDelivered, kFailed };
 
+// Views for the control plane (node_control.cpp). They allocate: take them every few hundred ms, never per packet.
+struct SessionInfo {
+    NodeId node{};
+    Endpoint endpoint{};
+};
+struct CircuitInfo {
+    uint64_t id = 0;                                // CircuitRef::key()
+    NodeId destination{};
+    uint8_t hops = 0;                               // relays (the path minus the destination)
+    std::vector<NodeId> path;                       // relays, then the destination
+    const char* state = "building";                 // "building", "ready", "dead"
+    uint64_t age_ms = 0;
+    uint64_t cells_sent = 0;
+};
+// An origin circuit became ready (up) or a ready one was torn down (down), in order.
+struct CircuitEvent {
+    uint64_t id = 0;
+    uint8_t hops = 0;
+    bool up = false;
+    uint32_t reason = 0;                            // down: 1 failed or destroyed, 2 policy change
+};
+struct CircuitPolicy {
+    uint8_t hops = 3, n = 5, k = 3;
+    uint64_t circuit_lifetime_ns = 600 * kNsPerS;
+};
+
 struct Received {
     MessageId message_id{};
     MessageId in_reply_to{};
@@ -193,6 +219,25 @@ public:
     std::size_t origin_circuits() const noexcept;
     std::size_t known_nodes() const noexcept;
     void set_faults(const FaultInjection& f) noexcept { faults_ = f; }
+
+    // Control plane (node_control.cpp).
+    // The known nodes with a usable link session on this worker.
+    void sessions(std::vector<SessionInfo>* out) const;
+    // Up to `max` origin circuits.
+    void circuits(std::vector<CircuitInfo>* out, std::size_t max) const;
+    // Circuit transitions since the last call (bounded: the oldest are dropped when nobody pops).
+    bool pop_circuit_event(CircuitEvent* out) noexcept;
+    // "" when `p` fits a node's limits (hops 1..circuit::kHopsMax, 1 <= k <= n <= wire::kPartsMax, lifetime > 0,
+    // and parts_per_relay_max, when not 1, below k), else what is wrong. Pure; any thread.
+    static std::string check_policy(const CircuitPolicy& p, uint8_t parts_per_relay_max);
+    // Applies a checked policy to circuits built from now on. hops and lifetime apply at once; a new n or k waits
+    // until no message of this node is in flight (messages keep the split they started with), then the circuit sets
+    // are rebuilt. Returns check_policy()'s error without changing anything when invalid.
+    std::string set_policy(const CircuitPolicy& p);
+    CircuitPolicy policy() const noexcept;
+    // The node is left out of every new path (and as a first hop) until add_known_node() names it again.
+    void forget_node(const NodeId& id) noexcept;
+    std::size_t outgoing_messages() const noexcept { return outgoing_.size(); }
 
     // Starts a link handshake with a known node now (bootstrap peers), so gossip can flow before any circuit.
     void connect(const NodeId& id) noexcept;
@@ -317,6 +362,10 @@ private:
     std::deque<std::vector<uint8_t>> gossip_in_;
     uint64_t last_gossip_ns_ = 0;
     uint64_t build_ns_avg_ = 0;   // running average of successful circuit builds; 0 until the first
+    std::deque<CircuitEvent> circuit_events_;          // bounded by kCircuitEventsMax
+    std::optional<CircuitPolicy> pending_parts_;       // a new n/k waiting for outgoing_ to empty
+    void push_circuit_event(const CircuitEvent& e) noexcept;
+    void apply_pending_parts() noexcept;
 };
 
 }  // namespace voxa::node

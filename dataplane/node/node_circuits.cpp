@@ -58,7 +58,7 @@ Node::CircuitSet* Node::circuit_set(const NodeId& destination, std::string* erro
     std::vector<circuit::RelayInfo> relays;
     std::vector<std::size_t> relay_known;   // relays[i] is known_[relay_known[i]]
     for (std::size_t i = 0; i < known_.size(); ++i) {
-        if (!known_[i].is_relay) continue;
+        if (!known_[i].is_relay || known_[i].suspect_until_ns == kForgotten) continue;
         const bool live = clock_.now_ns() >= known_[i].suspect_until_ns;
         relays.push_back(circuit::RelayInfo{known_[i].identity.id, known_[i].endpoint, known_[i].capacity, live});
         relay_known.push_back(i);
@@ -108,6 +108,7 @@ void Node::extend_or_finish(OriginCircuit& oc) noexcept {
         oc.state = OriginCircuit::State::kReady;
         oc.ready_ns = clock_.now_ns();
         stats_.circuits_built += 1;
+        push_circuit_event(CircuitEvent{oc.ref.key(), uint8_t(oc.path.size() - 1), true, 0});
         const uint64_t took = oc.ready_ns - oc.started_ns;
         build_ns_avg_ = build_ns_avg_ == 0 ? took : (7 * build_ns_avg_ + took) / 8;
         return;
@@ -155,6 +156,9 @@ void Node::on_origin_backward(OriginCircuit& oc, const RelayMsgView& msg) noexce
 void Node::kill_origin_circuit(OriginCircuit& oc, bool send_destroy_cell) noexcept {
     if (oc.state == OriginCircuit::State::kDead) return;
     if (oc.state == OriginCircuit::State::kBuilding) stats_.circuits_failed += 1;
+    if (oc.state == OriginCircuit::State::kReady) {
+        push_circuit_event(CircuitEvent{oc.ref.key(), uint8_t(oc.path.size() - 1), false, 1});
+    }
     oc.state = OriginCircuit::State::kDead;
     oc.pending.reset();
     if (send_destroy_cell) send_destroy(oc.ref.peer, oc.ref.circ_id);

@@ -17,7 +17,9 @@ struct Node::KnownNode {
     bool is_relay = true;
     link::PeerHandle peer = link::kNoPeer;   // link peer, added on first use
     uint64_t suspect_until_ns = 0;           // an EXTEND to this node failed: not drawn for paths until then
+                                             // (kForgotten: the control plane removed it)
 };
+inline constexpr uint64_t kForgotten = ~uint64_t(0);
 
 // A circuit this node originates: origin -> path[0] -> ... -> path[last] (the destination is path.back()).
 struct Node::OriginCircuit {
@@ -31,6 +33,7 @@ struct Node::OriginCircuit {
     // Liveness: the first send after we last heard anything back. Silence that lasts circuit_silence_ns from
     // there means a relay or the destination is gone (killed, restarted): the circuit is torn down and rebuilt.
     uint64_t last_heard_ns = 0, unanswered_since_ns = 0;
+    uint64_t cells_sent = 0;                          // relay cells originated on it
     CircuitSet* set = nullptr;                        // owner set
     std::size_t slot = 0;                             // index within the set
 
