@@ -36,6 +36,8 @@ struct KeySpec {
 constexpr KeySpec kSettingsSpec[] = {
     {"node-name", Kind::kString},       {"node-network-level", Kind::kInteger}, {"server-settings", Kind::kObject},
     {"features", Kind::kObject},        {"plugins", Kind::kStringList},         {"log-level", Kind::kString},
+    {"plugin-settings", Kind::kObject}, {"drain-deadline-s", Kind::kInteger},
+    {"api-token-required-for-reads", Kind::kBoolean},
 };
 constexpr KeySpec kP2pSpec[] = {
     {"host", Kind::kString},
@@ -88,6 +90,7 @@ constexpr std::string_view kDpdkKeys[] = {"eal_args", "ports"};
 
 constexpr std::size_t kNameBytesMax = 64;
 constexpr std::size_t kPluginsMax = 64;
+constexpr std::size_t kPluginNameBytesMax = 32;
 constexpr std::size_t kCoresMax = 64;
 constexpr int64_t kCpuMax = 1023;   // CPU_SETSIZE - 1
 
@@ -146,9 +149,10 @@ bool printable(std::string_view s) {
     return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f; });
 }
 
+// [a-z0-9_]{1,32}: the plugin ABI's rule (include/voxa/plugin_abi.h); the name becomes the file voxa_<name>.so.
 bool plugin_name_ok(std::string_view s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+    return !s.empty() && s.size() <= kPluginNameBytesMax && std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
     });
 }
 
@@ -276,7 +280,8 @@ Settings read_settings(const json& root, Reader& r) {
     r.number(root, "", "node-network-level", 0, 255, &s.node_network_level);
     if (const json* v = r.find(root, "server-settings"); v != nullptr && r.object(*v, "server-settings", kServerKeys)) {
         numeric_host(r, *v, "server-settings", "host", true, &s.api_host);
-        r.number(*v, "server-settings", "port", 1, 65535, &s.api_port);
+        // 0 asks for an ephemeral port: the api plugin writes the bound one to <data>/run/api_port.
+        r.number(*v, "server-settings", "port", 0, 65535, &s.api_port);
     }
     if (const json* v = r.find(root, "features"); v != nullptr && r.object(*v, "features", kFeatureKeys)) {
         r.boolean(*v, "features", "enable-dns", &s.enable_dns);
@@ -288,7 +293,7 @@ Settings read_settings(const json& root, Reader& r) {
     for (std::size_t i = 0; r.ok() && i < s.plugins.size(); ++i) {
         // Plugin names are joined into file paths by the loader: letters, digits, '_' and '-' only.
         if (!plugin_name_ok(s.plugins[i])) {
-            r.fail(index_path("plugins", i), "a plugin name of letters, digits, '_' and '-' (a name, not a path)",
+            r.fail(index_path("plugins", i), "a plugin name of 1..32 of a-z, 0-9 and '_' (a name, not a path)",
                    &(*r.find(root, "plugins"))[i]);
         }
         for (std::size_t j = 0; r.ok() && j < i; ++j) {
@@ -297,6 +302,24 @@ Settings read_settings(const json& root, Reader& r) {
         }
     }
     r.choice(root, "", "log-level", {"debug", "info", "warn", "error"}, &s.log_level);
+    if (const json* v = r.find(root, "plugin-settings")) {
+        if (!v->is_object()) {
+            r.fail("plugin-settings", "an object {\"<plugin name>\": {...}, ...}", v);
+        } else {
+            for (auto it = v->begin(); r.ok() && it != v->end(); ++it) {
+                std::string const path = key_path("plugin-settings", it.key());
+                if (!plugin_name_ok(it.key())) {
+                    r.fail_message(path, "expected a plugin name of 1..32 of a-z, 0-9 and '_' as the key");
+                } else if (!it.value().is_object()) {
+                    r.fail(path, "an object of the plugin's settings", &it.value());
+                } else {
+                    s.plugin_settings[it.key()] = it.value().dump();
+                }
+            }
+        }
+    }
+    r.number(root, "", "drain-deadline-s", 1, 3600, &s.drain_deadline_s);
+    r.boolean(root, "", "api-token-required-for-reads", &s.api_token_required_for_reads);
     return s;
 }
 
@@ -616,9 +639,12 @@ std::optional<Config> load_checked(const std::filesystem::path& config_dir, cons
                                   (api->family == Endpoint::Family::kIpv6 &&
                                    std::all_of(api->addr.begin(), api->addr.end() - 1, [](uint8_t b) { return b == 0; }) &&
                                    api->addr[15] == 1));
-    if (!loopback)
+    if (!loopback) {
         c.warnings.push_back((config_dir / "settings.json").string() + ": \"server-settings.host\": " +
                              c.settings.api_host + " is not a loopback address: the API is reachable from the network");
+        // Reachable from the network: every route wants the token, whatever the file says.
+        c.settings.api_token_required_for_reads = true;
+    }
     return c;
 }
 
@@ -699,6 +725,18 @@ std::optional<Dataplane> parse_dataplane(std::string_view text, std::string_view
     return parse_text<Dataplane>(text, file_label, error, &read_dataplane);
 }
 
+namespace {
+json plugin_settings_json(const Settings& s) {
+    json out = json::object();
+    // The texts were dumped from parsed JSON by read_settings (or set by code that owns them); a text that does
+    // not parse becomes an empty object rather than an exception.
+    for (const auto& [name, text] : s.plugin_settings) out[name] = json::parse(text, nullptr, false);
+    for (auto& [name, value] : out.items())
+        if (value.is_discarded()) value = json::object();
+    return out;
+}
+}  // namespace
+
 json to_json(const Settings& s) {
     return json{
         {"node-name", s.node_name},
@@ -711,6 +749,9 @@ json to_json(const Settings& s) {
           {"enable-app-deployment", s.enable_app_deployment}}},
         {"plugins", s.plugins},
         {"log-level", s.log_level},
+        {"plugin-settings", plugin_settings_json(s)},
+        {"drain-deadline-s", s.drain_deadline_s},
+        {"api-token-required-for-reads", s.api_token_required_for_reads},
     };
 }
 

@@ -20,12 +20,15 @@
 // state) except that process_environment() reads the process environment.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -50,11 +53,17 @@ struct Settings {                                          // settings.json
     std::string node_name = "voxa";                        // "node-name"
     int node_network_level = 0;                            // "node-network-level" (original; 0..255)
     std::string api_host = "127.0.0.1";                    // "server-settings": {"host", "port"}
-    uint16_t api_port = 9999;
+    uint16_t api_port = 9999;                              // 0: an ephemeral port (the api plugin reports it)
     bool enable_dns = false, enable_upnpc_port_forwarding = false, enable_kytan_vpn = false,
          enable_app_deployment = false;                    // "features": {"enable-dns", ...} (original names)
-    std::vector<std::string> plugins;                      // "plugins": plugin names (not paths)
+    std::vector<std::string> plugins;                      // "plugins": plugin names, [a-z0-9_]{1,32}
     std::string log_level = "info";                        // "log-level": debug|info|warn|error
+    // "plugin-settings": plugin name -> that plugin's settings object, kept as compact JSON text (the plugin
+    // host parses it; this header stays free of nlohmann's full definition). Names follow the plugin rule.
+    std::map<std::string, std::string> plugin_settings;
+    uint32_t drain_deadline_s = 10;                        // "drain-deadline-s": 1..3600
+    // "api-token-required-for-reads"; load() forces it to true when server-settings.host is not loopback.
+    bool api_token_required_for_reads = false;
     friend bool operator==(const Settings&, const Settings&) = default;
 };
 

@@ -96,7 +96,11 @@ TEST(ConfigShipped, EachShippedFileLoadsAndHoldsTheDefaults) {
     std::string error;
     auto const c = load(shipped_dir(), "data", no_env(), &error);
     ASSERT_TRUE(c) << error;
-    EXPECT_EQ(to_json(c->settings), to_json(Settings{}));
+    // The shipped node runs the REST api plugin; everything else is the defaults.
+    EXPECT_EQ(c->settings.plugins, std::vector<std::string>{"api"});
+    Settings shipped_defaults;
+    shipped_defaults.plugins = {"api"};
+    EXPECT_EQ(to_json(c->settings), to_json(shipped_defaults));
     EXPECT_EQ(to_json(c->p2p), to_json(P2p{}));
     EXPECT_EQ(to_json(c->dataplane), to_json(Dataplane{}));
     EXPECT_EQ(c->config_dir, shipped_dir());
@@ -353,8 +357,9 @@ TEST(ConfigRules, SettingsKeys) {
          "config/settings.json: \"node-network-level\": expected an integer 0..255, got 256"},
         {"settings", R"({"server-settings": 9999})",
          "config/settings.json: \"server-settings\": expected an object {...}, got 9999"},
-        {"settings", R"({"server-settings": {"port": 0}})",
-         "config/settings.json: \"server-settings.port\": expected an integer 1..65535, got 0"},
+        {"settings", R"({"server-settings": {"port": -1}})",
+         "config/settings.json: \"server-settings.port\": expected an integer 0..65535, got -1"},
+        {"settings", R"({"server-settings": {"port": 0}})", "(accepted)"},
         {"settings", R"({"server-settings": {"host": "api.example"}})",
          "config/settings.json: \"server-settings.host\": expected a numeric IPv4 or IPv6 address such as "
          "\"10.0.0.1\", \"0.0.0.0\" or \"::\" (no host names), got \"api.example\""},
@@ -367,8 +372,24 @@ TEST(ConfigRules, SettingsKeys) {
         {"settings", R"({"plugins": ["api", ""]})",
          "config/settings.json: \"plugins[1]\": expected a non-empty string of at most 64 bytes, got \"\""},
         {"settings", R"({"plugins": ["../../tmp/evil"]})",
-         "config/settings.json: \"plugins[0]\": expected a plugin name of letters, digits, '_' and '-' (a name, not "
-         "a path), got \"../../tmp/evil\""},
+         "config/settings.json: \"plugins[0]\": expected a plugin name of 1..32 of a-z, 0-9 and '_' (a name, not a "
+         "path), got \"../../tmp/evil\""},
+        {"settings", R"({"plugins": ["Api"]})",
+         "config/settings.json: \"plugins[0]\": expected a plugin name of 1..32 of a-z, 0-9 and '_' (a name, not a "
+         "path), got \"Api\""},
+        {"settings", R"({"plugin-settings": []})",
+         "config/settings.json: \"plugin-settings\": expected an object {\"<plugin name>\": {...}, ...}, got []"},
+        {"settings", R"({"plugin-settings": {"api": 5}})",
+         "config/settings.json: \"plugin-settings.api\": expected an object of the plugin's settings, got 5"},
+        {"settings", R"({"plugin-settings": {"../x": {}}})",
+         "config/settings.json: \"plugin-settings.../x\": expected a plugin name of 1..32 of a-z, 0-9 and '_' as "
+         "the key"},
+        {"settings", R"({"drain-deadline-s": 0})",
+         "config/settings.json: \"drain-deadline-s\": expected an integer 1..3600, got 0"},
+        {"settings", R"({"drain-deadline-s": 3601})",
+         "config/settings.json: \"drain-deadline-s\": expected an integer 1..3600, got 3601"},
+        {"settings", R"({"api-token-required-for-reads": "yes"})",
+         "config/settings.json: \"api-token-required-for-reads\": expected true or false, got \"yes\""},
         {"settings", R"({"plugins": ["api", "dns", "api"]})",
          "config/settings.json: \"plugins[2]\": \"api\" is listed twice"},
         {"settings", R"({"log-level": "verbose"})",
@@ -391,6 +412,44 @@ TEST(ConfigRules, SettingsKeys) {
     EXPECT_TRUE(s->enable_app_deployment);
     EXPECT_EQ(s->plugins, (std::vector<std::string>{"api", "dns_store"}));
     EXPECT_EQ(s->log_level, "debug");
+}
+
+TEST(ConfigRules, ControlPlaneKeysOfIssue4) {
+    std::string error;
+    auto const s = parse_settings(
+        R"({"plugins": ["api", "echo_2"], "plugin-settings": {"api": {"max_body_bytes": 1024, "x": [1, 2]}},
+            "drain-deadline-s": 30, "api-token-required-for-reads": true, "server-settings": {"port": 0}})",
+        "settings", &error);
+    ASSERT_TRUE(s) << error;
+    EXPECT_EQ(s->drain_deadline_s, 30u);
+    EXPECT_TRUE(s->api_token_required_for_reads);
+    EXPECT_EQ(s->api_port, 0);
+    ASSERT_EQ(s->plugin_settings.count("api"), 1u);
+    EXPECT_EQ(json::parse(s->plugin_settings.at("api")), json::parse(R"({"max_body_bytes": 1024, "x": [1, 2]})"));
+    // Written back, the section loads to an equal value.
+    auto const again = parse_settings(to_json(*s).dump(), "settings", &error);
+    ASSERT_TRUE(again) << error;
+    EXPECT_EQ(*again, *s);
+
+    Settings const defaults;
+    EXPECT_EQ(defaults.drain_deadline_s, 10u);
+    EXPECT_FALSE(defaults.api_token_required_for_reads);
+    EXPECT_TRUE(defaults.plugin_settings.empty());
+    EXPECT_EQ(to_json(defaults)["plugin-settings"], json::object());
+}
+
+TEST(ConfigRules, TokenForReadsIsForcedWhenTheApiIsNotOnLoopback) {
+    TempDir dir;
+    std::string error;
+    dir.write("settings.json", R"({"server-settings": {"host": "127.0.0.1", "port": 9999}})");
+    auto c = load(dir.path(), "data", no_env(), &error);
+    ASSERT_TRUE(c) << error;
+    EXPECT_FALSE(c->settings.api_token_required_for_reads);
+    dir.write("settings.json", R"({"server-settings": {"host": "0.0.0.0", "port": 9999},
+                                   "api-token-required-for-reads": false})");
+    c = load(dir.path(), "data", no_env(), &error);
+    ASSERT_TRUE(c) << error;
+    EXPECT_TRUE(c->settings.api_token_required_for_reads);
 }
 
 TEST(ConfigRules, DataplaneKeys) {
@@ -658,7 +717,7 @@ TEST(ConfigEnv, BadOverrideNamesTheVariable) {
               "VOXA_DATAPLANE_CORES (overrides " + dataplane + "): \"cores[1]\": expected a cpu number 0..1023, got \"x\""},
              {"VOXA_SETTINGS_SERVER_SETTINGS", R"({"port": "x"})",
               "VOXA_SETTINGS_SERVER_SETTINGS (overrides " + settings +
-                  "): \"server-settings.port\": expected an integer 1..65535, got \"x\""},
+                  "): \"server-settings.port\": expected an integer 0..65535, got \"x\""},
          }) {
         std::string error;
         EXPECT_FALSE(load(dir.path(), "data", env_of({{k.name, k.value}}), &error)) << k.name;
