@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
-# A dev network of N voxa-dataplane nodes on this machine, ready in seconds.
+# A dev network of N nodes on this machine, ready in seconds: per node voxa-dataplane and voxa-control (with the
+# api plugin), sharing the node's config and data directories.
 #
 #   scripts/devnet.sh start N [--netns] [--relays R] [--hops H] [--n N] [--k K] [--parts-per-relay M]
 #                             [--cell-bytes B] [--extra-p2p JSON] [--bootstrap 0,1|all] [--dir D] [--build DIR]
-#                             [--timeout S]
+#                             [--timeout S] [--no-control] [--api-base P]
 #   scripts/devnet.sh stop [--dir D]
 #   scripts/devnet.sh status [--dir D] [--build DIR]
 #
 # start: generates D/nodeI/{config,data} for I = 0..N-1 (identities through `voxa-dataplane --show-identity`),
 # writes p2p.json / dataplane.json / settings.json (every node bootstraps from nodes 0 and 1, or from the nodes
-# --bootstrap lists; `all`: every other node), starts the daemons
-# (stderr to D/nodeI/log, pid to D/nodeI/pid), waits until every node's `voxactl stats` reports
-# directory.known >= N-1 (at most --timeout s, default 20; names the nodes that are not ready), then writes
-# D/nodes.json: [{index, node_id, public_key, host, port, netns, relay, pid, data, socket}].
-# Loopback mode: 127.0.0.1, port 9000+I. --netns: namespace voxa-devI at 10.77.0.(I+2):9000 (scripts/netns.sh).
+# --bootstrap lists; `all`: every other node), starts the data planes (stderr to D/nodeI/log, pid to D/nodeI/pid)
+# and the control planes (D/nodeI/control.log, D/nodeI/control.pid), waits until every node's `voxactl
+# local-stats` reports directory.known >= N-1 and `voxactl ready` says ready (at most --timeout s, default 20;
+# names the nodes that are not ready), then writes D/nodes.json: [{index, node_id, public_key, host, port, netns,
+# relay, pid, control_pid, api_port, api, data, config, socket}].
+# Loopback mode: 127.0.0.1, port 9000+I; the REST API on 127.0.0.1:(P+I), P = --api-base (default 9900; 0 = an
+# ephemeral port per node, read back from data/run/api_port). --netns: namespace voxa-devI at 10.77.0.(I+2):9000
+# (scripts/netns.sh), the REST API on 127.0.0.1:9999 inside each namespace (reach it with `ip netns exec`).
+# --no-control: data planes only (no voxa-control; api_port and control_pid are null in nodes.json).
 # Nodes 0..R-1 are relays (default R = N-2), the rest endpoints. --extra-p2p merges a JSON object into every
 # p2p.json (for tests: {"gossip_interval_s": 1}).
-# stop: SIGTERM to every daemon, SIGKILL after 3 s, then deletes namespaces, veths and the bridge. Leaves nothing.
+# stop: SIGTERM to every voxa-control, then to every voxa-dataplane, SIGKILL what is left after 12 s / 3 s, then
+# deletes namespaces, veths and the bridge. Leaves nothing.
 # Defaults: --dir /tmp/voxa-devnet, --build build/release (relative to the repository root).
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
@@ -25,7 +31,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$voxa_root/scripts/netns.sh"
 
 usage() {
-    sed -n '4,8p' "${BASH_SOURCE[0]}" | sed 's/^# *//' >&2
+    sed -n '5,9p' "${BASH_SOURCE[0]}" | sed 's/^# *//' >&2
     exit 2
 }
 
@@ -46,6 +52,8 @@ bootstrap="0,1"
 dir=/tmp/voxa-devnet
 build=build/release
 timeout_s=20
+control=1
+api_base=9900
 
 if [[ "$cmd" == start ]]; then
     [[ $# -ge 1 && "$1" =~ ^[0-9]+$ ]] || usage
@@ -66,6 +74,8 @@ while [[ $# -gt 0 ]]; do
         --dir) dir="$2"; shift 2 ;;
         --build) build="$2"; shift 2 ;;
         --timeout) timeout_s="$2"; shift 2 ;;
+        --no-control) control=0; shift ;;
+        --api-base) api_base="$2"; shift 2 ;;
         -h | --help) usage ;;
         *) voxa_log "unknown option: $1"; usage ;;
     esac
@@ -74,21 +84,22 @@ done
 daemon="$build/dataplane/daemon/voxa-dataplane"
 netns_owner=/run/voxa-devnet.netns-owner   # the directory of the devnet that holds the voxa-dev namespaces
 voxactl="$build/controlplane/voxactl/voxactl"
+control_bin="$build/controlplane/control/voxa-control"
 
-# stop_nodes: SIGTERM every daemon of $dir, SIGKILL what is left after 3 s; then the namespaces.
-stop_nodes() {
-    local pidfile pid pids=() i alive
-    for pidfile in "$dir"/node*/pid; do
+# stop_pids NAME PIDFILE_GLOB TENTHS: SIGTERM the NAME processes whose pids the files hold (only processes that
+# really are NAME: a pid may have been reused since), SIGKILL what is left after TENTHS tenths of a second.
+stop_pids() {
+    local name="$1" pattern="$2" tenths="$3" pidfile pid pids=() i alive
+    for pidfile in $pattern; do
         [[ -f "$pidfile" ]] || continue
         pid="$(cat "$pidfile")"
-        # Only a voxa-dataplane process of ours: the pid may have been reused since.
-        if [[ -n "$pid" ]] && grep -qs voxa-dataplane "/proc/$pid/cmdline"; then
+        if [[ -n "$pid" ]] && grep -qs "$name" "/proc/$pid/cmdline"; then
             pids+=("$pid")
         fi
     done
     if [[ ${#pids[@]} -gt 0 ]]; then
         kill -TERM "${pids[@]}" 2>/dev/null
-        for ((i = 0; i < 30; i++)); do
+        for ((i = 0; i < tenths; i++)); do
             alive=0
             for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
             [[ $alive -eq 0 ]] && break
@@ -96,12 +107,20 @@ stop_nodes() {
         done
         for pid in "${pids[@]}"; do
             if kill -0 "$pid" 2>/dev/null; then
-                voxa_log "pid $pid did not exit within 3 s of SIGTERM: SIGKILL"
+                voxa_log "$name pid $pid did not exit within $((tenths / 10)) s of SIGTERM: SIGKILL"
                 kill -KILL "$pid" 2>/dev/null
             fi
         done
     fi
-    rm -f "$dir"/node*/pid
+    rm -f $pattern
+}
+
+# stop_nodes: the control planes first (they drain the plugins and tell the data plane nothing more), then the
+# data planes; then the namespaces.
+stop_nodes() {
+    # voxa-control drains its plugins within drain-deadline-s (default 10 s) on SIGTERM.
+    stop_pids voxa-control "$dir/node*/control.pid" 120
+    stop_pids voxa-dataplane "$dir/node*/pid" 30
     # The namespaces are global: only the devnet that made them takes them down (another devnet, for instance a
     # loopback one in another directory, must not end this one's daemons).
     if [[ "$(cat "$dir/mode" 2>/dev/null)" == netns ]]; then
@@ -111,10 +130,21 @@ stop_nodes() {
     rm -f "$dir/mode"
 }
 
-# known NODE_INDEX: prints directory.known from `voxactl stats`, or -1 when the node does not answer.
+# in_node I CMD...: runs CMD where node I's loopback is (inside its namespace in --netns mode).
+in_node() {
+    local i="$1"
+    shift
+    if [[ "$(cat "$dir/mode" 2>/dev/null)" == netns ]]; then
+        ip netns exec "$(voxa_netns_name "$i")" "$@"
+    else
+        "$@"
+    fi
+}
+
+# known NODE_INDEX: prints directory.known from `voxactl local-stats`, or -1 when the node does not answer.
 known() {
     local out
-    out="$(timeout 2 "$voxactl" --data "$dir/node$1/data" stats 2>/dev/null)" || { echo -1; return; }
+    out="$(timeout 2 "$voxactl" --data "$dir/node$1/data" local-stats 2>/dev/null)" || { echo -1; return; }
     python3 -c 'import json,sys
 try: print(int(json.load(sys.stdin)["directory"]["known"]))
 except Exception: print(-1)' <<<"$out"
@@ -123,6 +153,9 @@ except Exception: print(-1)' <<<"$out"
 start() {
     [[ -x "$daemon" ]] || voxa_die "$daemon not found: build it (meson compile -C $build)"
     [[ -x "$voxactl" ]] || voxa_die "$voxactl not found: build it (meson compile -C $build)"
+    if [[ $control -eq 1 && ! -x "$control_bin" ]]; then
+        voxa_die "$control_bin not found: build it (meson compile -C $build), or pass --no-control"
+    fi
     [[ "$count" -ge 2 ]] || voxa_die "need at least 2 nodes"
     [[ -n "$relays" ]] || relays=$((count - 2))
     [[ "$relays" -le "$count" ]] || voxa_die "--relays $relays > N $count"
@@ -160,9 +193,11 @@ start() {
 
     # Every config in one go; python3 writes the JSON so that --extra-p2p merges as a real object.
     python3 - "$dir" "$count" "$netns" "$relays" "$hops" "$n_parts" "$k_parts" "$parts_per_relay" \
-        "$cell_bytes" "$extra_p2p" "${ids[*]}" "${keys[*]}" "$bootstrap" <<'PY' || voxa_die "writing the configs failed"
+        "$cell_bytes" "$extra_p2p" "${ids[*]}" "${keys[*]}" "$bootstrap" "$control" "$api_base" <<'PY' \
+        || voxa_die "writing the configs failed"
 import json, sys
-d, count, netns, relays, hops, n, k, ppr, cell, extra, ids, keys, bootstrap = sys.argv[1:]
+d, count, netns, relays, hops, n, k, ppr, cell, extra, ids, keys, bootstrap, control, api_base = sys.argv[1:]
+control, api_base = control == "1", int(api_base)
 count, netns, relays = int(count), netns == "1", int(relays)
 boot_from = range(count) if bootstrap == "all" else [int(b) for b in bootstrap.split(",") if b]
 ids, keys, extra = ids.split(), keys.split(), json.loads(extra)
@@ -180,6 +215,12 @@ for i in range(count):
     files = {"p2p.json": p2p,
              "dataplane.json": {"backend": "io_uring", "cores": [0], "pin": False, "gso": True, "gro": True},
              "settings.json": {"log-level": "info"}}
+    if control:
+        # Inside a namespace every node has its own loopback: the same port everywhere. On one loopback each node
+        # needs its own (or an ephemeral one, which the api plugin writes to data/run/api_port).
+        api_port = 9999 if netns else (api_base + i if api_base > 0 else 0)
+        files["settings.json"].update({"plugins": ["api"],
+                                       "server-settings": {"host": "127.0.0.1", "port": api_port}})
     for name, obj in files.items():
         with open(f"{d}/node{i}/config/{name}", "w") as f:
             json.dump(obj, f, indent=2)
@@ -199,6 +240,18 @@ PY
         pid=$!
         echo "$pid" >"$dir/node$i/pid"
     done
+    if [[ $control -eq 1 ]]; then
+        for ((i = 0; i < count; i++)); do
+            local args=("$control_bin" --config "$dir/node$i/config" --data "$dir/node$i/data")
+            if [[ $netns -eq 1 ]]; then
+                setsid ip netns exec "$(voxa_netns_name "$i")" "${args[@]}" </dev/null >/dev/null \
+                    2>"$dir/node$i/control.log" &
+            else
+                setsid "${args[@]}" </dev/null >/dev/null 2>"$dir/node$i/control.log" &
+            fi
+            echo "$!" >"$dir/node$i/control.pid"
+        done
+    fi
 
     # Ready when every node knows every other node. Poll all nodes about 5 times a second.
     local deadline=$((SECONDS + timeout_s)) waiting k_now
@@ -212,12 +265,27 @@ PY
                 stop_nodes
                 exit 1
             fi
+            if [[ $control -eq 1 ]]; then
+                pid="$(cat "$dir/node$i/control.pid")"
+                if ! kill -0 "$pid" 2>/dev/null; then
+                    voxa_log "node $i: voxa-control (pid $pid) exited; its log:"
+                    tail -n 20 "$dir/node$i/control.log" >&2
+                    stop_nodes
+                    exit 1
+                fi
+            fi
             k_now="$(known "$i")"
-            [[ "$k_now" -ge $((count - 1)) ]] || waiting+=("node$i(known=$k_now)")
+            if [[ "$k_now" -lt $((count - 1)) ]]; then
+                waiting+=("node$i(known=$k_now)")
+            elif [[ $control -eq 1 ]] && ! in_node "$i" timeout 3 "$voxactl" --data "$dir/node$i/data" \
+                --config "$dir/node$i/config" --timeout 2 ready >/dev/null 2>&1; then
+                waiting+=("node$i(control not ready)")
+            fi
         done
         [[ ${#waiting[@]} -eq 0 ]] && break
         if [[ $SECONDS -ge $deadline ]]; then
-            voxa_log "not ready after ${timeout_s} s: ${waiting[*]} (need known >= $((count - 1))); logs in $dir/node*/log"
+            voxa_log "not ready after ${timeout_s} s: ${waiting[*]} (need known >= $((count - 1)) and voxactl ready);" \
+                "logs in $dir/node*/log and $dir/node*/control.log"
             stop_nodes
             exit 1
         fi
@@ -225,32 +293,49 @@ PY
     done
 
     python3 - "$dir" "$count" "$netns" "$relays" "${ids[*]}" "${keys[*]}" <<'PY' || voxa_die "writing nodes.json failed"
-import json, sys
+import json, os, sys
 d, count, netns, relays, ids, keys = sys.argv[1:]
 count, netns, relays, ids, keys = int(count), netns == "1", int(relays), ids.split(), keys.split()
+def read_int(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
 nodes = []
 for i in range(count):
     host, port = (f"10.77.0.{i + 2}", 9000) if netns else ("127.0.0.1", 9000 + i)
-    with open(f"{d}/node{i}/pid") as f:
-        pid = int(f.read())
+    api_port = read_int(f"{d}/node{i}/data/run/api_port")
     nodes.append({"index": i, "node_id": ids[i], "public_key": keys[i], "host": host, "port": port,
-                  "netns": f"voxa-dev{i}" if netns else "", "relay": i < relays, "pid": pid,
-                  "data": f"{d}/node{i}/data", "socket": f"{d}/node{i}/data/run/voxa.sock"})
+                  "netns": f"voxa-dev{i}" if netns else "", "relay": i < relays,
+                  "pid": read_int(f"{d}/node{i}/pid"), "control_pid": read_int(f"{d}/node{i}/control.pid"),
+                  "api_port": api_port, "api": f"http://127.0.0.1:{api_port}" if api_port else None,
+                  "data": f"{d}/node{i}/data", "config": f"{d}/node{i}/config",
+                  "socket": f"{d}/node{i}/data/run/voxa.sock"})
 with open(f"{d}/nodes.json", "w") as f:
     json.dump(nodes, f, indent=2)
     f.write("\n")
 PY
-    voxa_log "$count nodes ready in ${SECONDS} s ($relays relays, $([[ $netns -eq 1 ]] && echo netns || echo loopback)); $dir/nodes.json"
+    voxa_log "$count nodes ready in ${SECONDS} s ($relays relays, $([[ $netns -eq 1 ]] && echo netns || echo loopback)," \
+        "$([[ $control -eq 1 ]] && echo "with voxa-control" || echo "data planes only")); $dir/nodes.json"
 }
 
 status() {
-    local i pid state
+    local i pid state cstate
     [[ -d "$dir" ]] || { echo "no devnet in $dir"; return 1; }
     for ((i = 0; ; i++)); do
         [[ -d "$dir/node$i" ]] || break
         pid="$(cat "$dir/node$i/pid" 2>/dev/null || true)"
         if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then state="running pid $pid, known $(known "$i")"; else state="stopped"; fi
-        echo "node$i: $state"
+        cstate="not started"
+        pid="$(cat "$dir/node$i/control.pid" 2>/dev/null || true)"
+        if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+            cstate="running pid $pid, $(in_node "$i" timeout 3 "$voxactl" --data "$dir/node$i/data" \
+                --config "$dir/node$i/config" --timeout 2 ready 2>&1 | head -n 1)"
+        elif [[ -n "$pid" ]]; then
+            cstate="stopped"
+        fi
+        echo "node$i: dataplane $state; control $cstate"
     done
     echo "namespaces: $(voxa_netns_list | tr '\n' ' ')"
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job: install what is missing, build, start an 8-node dev network in network namespaces (6 relays,
-# 2 endpoints), send a 256 MiB file from node 7 to node 6 split n=5, k=3 over circuits of 2 relays (3 link hops),
+# 2 endpoints; per node voxa-dataplane and voxa-control with the REST api plugin), send a 256 MiB file from node 7 to node 6 split n=5, k=3 over circuits of 2 relays (3 link hops),
 # at most 2 parts per relay, verify its SHA-256 at node 6, reply to the last chunk from node 6, receive the reply at
-# node 7, print a report (goodput, the direct TCP baseline and the ratio, per-node counters), stop the network.
+# node 7, print a report (goodput, the direct TCP baseline and the ratio, per-node counters read from each node's
+# REST API with `voxactl --json stats/status` inside its namespace), stop the network.
 # Exits 0 only if every byte verified and the reply arrived. The network is stopped on every exit path.
 #
 # Environment: VOXA_RUN_BYTES (default 268435456), VOXA_DEVNET_DIR (default /tmp/voxa-run), VOXA_BUILD
@@ -24,8 +25,9 @@ scripts/setup.sh
 if [[ ! -f "$build/build.ninja" ]]; then
     meson setup "$build" --buildtype=release -Dwerror=true >/dev/null
 fi
-meson compile -C "$build" -j "$voxa_jobs" voxa-dataplane voxactl voxa-bench >/dev/null \
-    || { meson compile -C "$build" -j 1 voxa-dataplane voxactl voxa-bench | tail -n 40; exit 1; }
+targets=(voxa-dataplane voxa-control voxa_api voxactl voxa-bench)
+meson compile -C "$build" -j "$voxa_jobs" "${targets[@]}" >/dev/null \
+    || { meson compile -C "$build" -j 1 "${targets[@]}" | tail -n 40; exit 1; }
 voxactl="$build/controlplane/voxactl/voxactl"
 bench="$build/bench/e2e/voxa-bench"
 
@@ -114,9 +116,16 @@ fi
 baseline_json="$("$bench" baseline --devnet "$dir" --from $from --to $to --size "$bytes" --count 1 --concurrency 1 \
     2>"$work/baseline.err" || true)"
 
-# Per-node counters.
+# Per-node counters, from each node's REST API (127.0.0.1:9999 inside its namespace): /stats (the data plane's
+# shared-memory counters summed over workers) and /status (node, both processes).
 for ((i = 0; i < 8; i++)); do
-    "$voxactl" --data "$(data $i)" stats >"$work/stats$i.json" 2>/dev/null || echo '{}' >"$work/stats$i.json"
+    for what in stats status; do
+        ip netns exec "voxa-dev$i" "$voxactl" --data "$(data $i)" --config "$dir/node$i/config" --json "$what" \
+            >"$work/$what$i.json" 2>"$work/$what$i.err" || {
+            voxa_log "node $i: voxactl $what: $(tail -n 1 "$work/$what$i.err")"
+            echo '{}' >"$work/$what$i.json"
+        }
+    done
 done
 
 python3 - "$work" "$bytes" "$seconds" "$baseline_json" "$verified" "$reply_ok" "$start_s" "$dir" <<'PY'
@@ -129,10 +138,6 @@ try:
 except Exception:
     base = 0
 nodes = json.load(open(f"{d}/nodes.json"))
-def total(obj):
-    if isinstance(obj, dict):
-        return sum(total(v) for v in obj.values())
-    return obj if isinstance(obj, (int, float)) and not isinstance(obj, bool) else 0
 print()
 print("voxa run.sh report")
 print(f"  network     8 nodes in network namespaces (10.77.0.2-9 on bridge voxa-br0), up in {start_s} s;")
@@ -149,17 +154,31 @@ if base > 0:
 else:
     print("  baseline    not measured (see voxa-bench baseline's stderr above)")
 print()
-print(f"  {'node':<5} {'role':<9} {'cells fwd':>11} {'cells bwd':>11} {'msgs deliv':>10} {'drops':>8}")
+def load(name):
+    try:
+        return json.load(open(f"{work}/{name}.json"))
+    except Exception:
+        return {}
+print("  per node, from the REST API (GET /stats totals, GET /status):")
+print(f"  {'node':<5} {'role':<9} {'dp':>3} {'sessions':>8} {'cells fwd':>11} {'cells bwd':>11} {'msgs sent':>9} "
+      f"{'msgs rcvd':>9} {'msgs deliv':>10} {'retrans':>8} {'drops':>8}")
+drop_keys = ("link_drops", "node_drops", "circuit_drops", "reassembly_drops", "handover_drops", "tx_dropped_full")
 for n in nodes:
     i = n["index"]
-    try:
-        s = json.load(open(f"{work}/stats{i}.json"))
-    except Exception:
-        s = {}
-    node = s.get("node", {})
-    print(f"  {i:<5} {'relay' if n['relay'] else 'endpoint':<9} {node.get('cells_relayed_forward', '-'):>11} "
-          f"{node.get('cells_relayed_backward', '-'):>11} {node.get('messages_delivered', '-'):>10} "
-          f"{total(s.get('drops', {})):>8}")
+    t = load(f"stats{i}").get("totals", {})
+    st = load(f"status{i}")
+    up = st.get("dataplane", {}).get("up")
+    drops = sum(t.get(k, 0) for k in drop_keys) if t else "-"
+    print(f"  {i:<5} {'relay' if n['relay'] else 'endpoint':<9} {'up' if up else ('-' if up is None else 'DOWN'):>3} "
+          f"{st.get('sessions', '-'):>8} {t.get('cells_relayed_forward', '-'):>11} "
+          f"{t.get('cells_relayed_backward', '-'):>11} {t.get('messages_sent', '-'):>9} "
+          f"{t.get('messages_received', '-'):>9} {t.get('messages_delivered', '-'):>10} "
+          f"{t.get('fragments_retransmitted', '-'):>8} {drops:>8}")
+relayed = sum(load(f"stats{n['index']}").get("totals", {}).get("cells_relayed_forward", 0) for n in nodes if n["relay"])
+originated = load("stats7").get("totals", {}).get("cells_originated", 0)
+if originated:
+    print(f"  ratios      relay cells forwarded / cells originated at node 7 = {relayed / originated:.2f} "
+          "(every cell crosses 2 relays: 2.00 when nothing is lost or retransmitted)")
 PY
 if [[ -s "$work/baseline.err" ]]; then voxa_log "baseline: $(tail -n 3 "$work/baseline.err")"; fi
 if [[ $ok -eq 1 ]]; then

@@ -15,6 +15,9 @@ packages=(
     libsodium-dev libisal-dev libssl-dev nlohmann-json3-dev
     libgtest-dev libgmock-dev libbenchmark-dev
     liburing-dev libsqlite3-dev
+    libpistache-dev                                       # the REST api plugin
+    prometheus wrk                                        # promtool check metrics; REST benchmarks
+    libdpdk-dev dpdk                                      # the DPDK backend (next issue)
     gnuplot-nox python3 iproute2
 )
 
@@ -28,6 +31,14 @@ missing=()
 for p in "${packages[@]}"; do
     installed "$p" || missing+=("$p")
 done
+
+# npm (the OpenAPI validator of the api tests): Debian's nodejs + npm, unless an npm is already on the PATH (for
+# instance from nodesource, whose nodejs conflicts with Debian's npm package): then nothing is added.
+if ! command -v npm >/dev/null 2>&1; then
+    for p in nodejs npm; do
+        installed "$p" || missing+=("$p")
+    done
+fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
     echo "setup: all ${#packages[@]} packages present"

@@ -1,492 +1,122 @@
-// voxactl: the operator's command line. This first cut speaks the daemon's local delivery socket
-// (docs/API.md, "Local delivery socket" and "voxactl"): send and reply messages or files, receive them, ask a
-// message's state and the daemon's counters. Later issues add verbs over the REST API.
-//
-// Files travel as chunks, each one message whose body is
-//   | "VXF1" | transfer id[16] | offset u64 | total u64 | name_len u16 | name | chunk bytes |
-// sent pipelined (up to 8 awaiting their RESULT); `recv` writes each chunk at its offset and reports the file when
-// every byte is in. Exit codes: 0 ok, 1 failure (reason on stderr), 2 usage.
-#include <fcntl.h>
-#include <openssl/evp.h>
+// voxactl: the operator's command line. REST verbs talk to voxa-control's api plugin (rest_verbs.cpp); local verbs
+// talk to voxa-dataplane's delivery socket (local_verbs.cpp). This file parses the global options and dispatches.
+// docs/API.md ("voxactl") lists every verb. Exit codes: 0 ok, 1 failure (reason on stderr), 2 usage.
 #include <sodium.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <map>
-#include <nlohmann/json.hpp>
-#include <optional>
-#include <set>
 #include <string>
-#include <string_view>
 #include <vector>
 
-#include "common/size.h"
-#include "common/bytes.h"
-#include "local/client.h"
-#include "voxa/types.h"
+#include "cli.h"
+#include "http_client.h"
+
+namespace voxa::ctl {
 
 namespace {
 
-using namespace voxa;
-using local::Client;
-
-constexpr int kExitOk = 0;
-constexpr int kExitFail = 1;
-constexpr int kExitUsage = 2;
-constexpr std::size_t kChunkDefaultBytes = 16u << 20;
-constexpr std::size_t kInFlightMax = 8;
-constexpr char kMagic[4] = {'V', 'X', 'F', '1'};
-constexpr std::size_t kChunkHeadBytes = 4 + kMessageIdBytes + 8 + 8 + 2;   // + name
-constexpr std::size_t kPrintableMax = 200;
-
 constexpr const char* kUsage =
-    "usage: voxactl [--data DIR | --socket PATH] <verb> [options]\n"
-    "  --data DIR     data directory; the socket is DIR/run/voxa.sock (default $VOXA_DATA_PATH or \"data\")\n"
-    "  --socket PATH  the daemon's socket, overriding --data\n"
-    "verbs:\n"
+    "usage: voxactl [--config DIR] [--data DIR] [--api URL] [--socket PATH] [--timeout S] [--json] <verb> [options]\n"
+    "  --config DIR   config directory (default $VOXA_CONFIG_PATH or ./config): settings.json server-settings\n"
+    "  --data DIR     data directory (default $VOXA_DATA_PATH or ./data): run/api_port, local/api_token,\n"
+    "                 run/voxa.sock\n"
+    "  --api URL      the REST API, e.g. http://127.0.0.1:9999 (default: run/api_port, else server-settings)\n"
+    "  --socket PATH  the data plane's local socket (default DIR/run/voxa.sock)\n"
+    "  --timeout S    per REST request (default 10)\n"
+    "  --json         print the raw JSON body\n"
+    "REST verbs (voxa-control):\n"
+    "  status | health | ready | version | settings | peers | circuits | paths | metrics\n"
+    "  stats [--watch] [--interval S] [--count N]\n"
+    "  reload | drain [--deadline S] | log-level debug|info|warn|error      (these need the API token)\n"
+    "local verbs (voxa-dataplane's socket):\n"
     "  send <node-id-hex> (--data TEXT | --file PATH) [--chunk BYTES] [--no-wait] [--timeout SECONDS]\n"
     "  reply <message-id-hex> (--data TEXT | --file PATH) [--chunk BYTES] [--no-wait] [--timeout SECONDS]\n"
     "  recv [--count N] [--timeout SECONDS] [--out-dir DIR] [--json]\n"
-    "  status <message-id-hex>\n"
-    "  stats\n"
-    "exit codes: 0 ok, 1 failure, 2 usage\n";
+    "  message-status <message-id-hex>\n"
+    "  local-stats\n"
+    "`voxactl VERB --help` describes one verb. Exit codes: 0 ok, 1 failure, 2 usage.\n";
 
-int usage(const std::string& why) {
-    if (!why.empty()) std::fprintf(stderr, "voxactl: %s\n", why.c_str());
-    std::fputs(kUsage, stderr);
-    return kExitUsage;
-}
+}  // namespace
 
 int failure(const std::string& why) {
     std::fprintf(stderr, "voxactl: %s\n", why.c_str());
     return kExitFail;
 }
 
-template <std::size_t N>
-std::optional<std::array<uint8_t, N>> parse_hex(std::string_view text) {
-    std::array<uint8_t, N> out{};
-    if (text.size() != 2 * N) return std::nullopt;
-    std::size_t bin_len = 0;
-    if (sodium_hex2bin(out.data(), N, text.data(), text.size(), nullptr, &bin_len, nullptr) != 0 || bin_len != N)
-        return std::nullopt;
-    return out;
+int usage_error(const std::string& why, const char* help) {
+    if (!why.empty()) std::fprintf(stderr, "voxactl: %s\n", why.c_str());
+    std::fputs(help != nullptr ? help : kUsage, stderr);
+    return kExitUsage;
 }
 
-std::optional<uint64_t> parse_size(std::string_view text) { return parse_byte_size(text); }
-
-std::optional<double> parse_seconds(std::string_view text) {
-    std::string const s(text);
-    char* end = nullptr;
-    double const v = std::strtod(s.c_str(), &end);
-    if (s.empty() || end != s.c_str() + s.size() || !(v >= 0) || v > 1e7) return std::nullopt;
-    return v;
+bool wants_help(const std::vector<std::string>& args) {
+    for (const auto& a : args)
+        if (a == "--help" || a == "-h") return true;
+    return false;
 }
 
-bool printable(std::span<const uint8_t> bytes) {
-    if (bytes.size() > kPrintableMax) return false;
-    for (uint8_t b : bytes)
-        if (b < 0x20 || b > 0x7e) return false;
-    return true;
-}
+namespace {
 
-double since_s(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Milliseconds left of a deadline for Client::next (-1: no deadline).
-int left_ms(std::optional<std::chrono::steady_clock::time_point> deadline) {
-    if (!deadline) return -1;
-    auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
-    return left.count() <= 0 ? 0 : int(std::min<int64_t>(left.count(), INT32_MAX));
-}
-
-// ---- send / reply ----
-
-struct SendOptions {
-    std::optional<std::string> text;
-    std::optional<std::string> file;
-    uint64_t chunk_bytes = kChunkDefaultBytes;
-    bool wait = true;
-    std::optional<double> timeout_s;
-};
-
-// Parses the options after the target of send/reply. Returns kExitOk or a usage exit.
-int parse_send_options(const std::vector<std::string>& args, std::size_t at, SendOptions* o) {
-    for (; at < args.size(); ++at) {
-        std::string const& a = args[at];
-        bool const has_value = at + 1 < args.size();
-        if (a == "--data" && has_value) {
-            o->text = args[++at];
-        } else if (a == "--file" && has_value) {
-            o->file = args[++at];
-        } else if (a == "--chunk" && has_value) {
-            auto const v = parse_size(args[++at]);
-            if (!v || *v == 0 || *v > (1u << 30)) return usage("--chunk wants a size in bytes (1 .. 1G)");
-            o->chunk_bytes = *v;
-        } else if (a == "--no-wait") {
-            o->wait = false;
-        } else if (a == "--timeout" && has_value) {
-            o->timeout_s = parse_seconds(args[++at]);
-            if (!o->timeout_s) return usage("--timeout wants seconds");
-        } else {
-            return usage("unknown or incomplete option " + a);
-        }
-    }
-    if (o->text.has_value() == o->file.has_value()) return usage("give exactly one of --data TEXT and --file PATH");
-    return kExitOk;
-}
-
-// Sends one message (to a node or as a reply, per `submit`), or a file as VXF1 chunks, and by default waits for
-// every RESULT. Prints one `message <id>` line per message.
-template <typename Submit>
-int transmit(Client& client, const SendOptions& o, Submit submit) {
-    std::string error;
-    auto const t0 = std::chrono::steady_clock::now();
-    std::optional<std::chrono::steady_clock::time_point> deadline;
-    if (o.timeout_s) deadline = t0 + std::chrono::milliseconds(int64_t(*o.timeout_s * 1000));
-    std::set<MessageId> outstanding;
-    std::size_t failed = 0;
-
-    // Takes one RESULT off the connection. False on timeout or a broken connection.
-    auto collect_one = [&]() -> bool {
-        auto const in = client.next(left_ms(deadline), &error);
-        if (!in) {
-            if (error.empty()) error = "timed out waiting for delivery";
-            return false;
-        }
-        if (in->type != local::FrameType::kResult || outstanding.erase(in->id) == 0) return true;
-        if (in->state == uint8_t(local::MessageState::kDelivered)) {
-            std::printf("delivered %s\n", to_hex(in->id).c_str());
-        } else {
-            ++failed;
-            std::fprintf(stderr, "voxactl: message %s failed: %s\n", to_hex(in->id).c_str(), in->error.c_str());
-        }
-        std::fflush(stdout);
-        return true;
-    };
-    auto submit_one = [&](std::span<const uint8_t> body) -> bool {
-        while (o.wait && outstanding.size() >= kInFlightMax)
-            if (!collect_one()) return false;
-        auto const id = submit(body, o.wait, &error);
-        if (!id) return false;
-        std::printf("message %s\n", to_hex(*id).c_str());
-        std::fflush(stdout);
-        if (o.wait) outstanding.insert(*id);
-        return true;
-    };
-
-    uint64_t total = 0;
-    std::size_t messages = 0;
-    std::string name;
-    if (o.text) {
-        if (!submit_one(local::as_bytes(*o.text))) return failure(error);
-        total = o.text->size();
-        messages = 1;
-    } else {
-        int const fd = ::open(o.file->c_str(), O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-            if (fd >= 0) ::close(fd);
-            return failure("cannot read file " + *o.file + ": " + (fd < 0 ? std::strerror(errno) : "not a regular file"));
-        }
-        total = uint64_t(st.st_size);
-        name = std::filesystem::path(*o.file).filename().string();
-        if (name.size() > 255) name.resize(255);
-        MessageId transfer;
-        randombytes_buf(transfer.data(), transfer.size());
-        std::vector<uint8_t> body;
-        uint64_t offset = 0;
-        do {
-            std::size_t const len = std::size_t(std::min<uint64_t>(o.chunk_bytes, total - offset));
-            body.resize(kChunkHeadBytes + name.size() + len);
-            uint8_t* p = body.data();
-            std::memcpy(p, kMagic, 4);
-            std::memcpy(p + 4, transfer.data(), kMessageIdBytes);
-            store_u64(p + 4 + kMessageIdBytes, offset);
-            store_u64(p + 12 + kMessageIdBytes, total);
-            store_u16(p + 20 + kMessageIdBytes, uint16_t(name.size()));
-            std::memcpy(p + kChunkHeadBytes, name.data(), name.size());
-            uint8_t* const data = p + kChunkHeadBytes + name.size();
-            std::size_t got = 0;
-            while (got < len) {
-                ssize_t const n = ::pread(fd, data + got, len - got, off_t(offset + got));
-                if (n <= 0) {
-                    ::close(fd);
-                    return failure("read " + *o.file + ": " + (n < 0 ? std::strerror(errno) : "file shrank"));
-                }
-                got += std::size_t(n);
-            }
-            if (!submit_one(body)) {
-                ::close(fd);
-                return failure(error);
-            }
-            ++messages;
-            offset += len;
-        } while (offset < total);
-        ::close(fd);
-    }
-    while (!outstanding.empty())
-        if (!collect_one()) return failure(error + " (" + std::to_string(outstanding.size()) + " undelivered)");
-    double const seconds = since_s(t0);
-    if (o.file) {
-        std::printf("sent %s bytes=%llu messages=%zu seconds=%.3f mbit_s=%.1f%s\n", name.c_str(),
-                    static_cast<unsigned long long>(total), messages, seconds,
-                    seconds > 0 ? double(total) * 8 / seconds / 1e6 : 0.0, o.wait ? "" : " (accepted, not awaited)");
-    }
-    if (failed > 0) return failure(std::to_string(failed) + " of " + std::to_string(messages) + " messages failed");
-    return kExitOk;
-}
-
-// ---- recv ----
-
-struct Transfer {
-    std::string name;
-    std::filesystem::path path;
-    uint64_t total = 0;
-    uint64_t received = 0;
-    std::set<uint64_t> offsets;   // chunks already written (a duplicate is not counted twice)
-    int fd = -1;
-};
-
-std::optional<std::string> sha256_file(const std::filesystem::path& path) {
-    int const fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::nullopt;
-    EVP_MD_CTX* const ctx = EVP_MD_CTX_new();
-    bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1;
-    std::vector<uint8_t> buf(1u << 20);
-    for (;;) {
-        if (!ok) break;
-        ssize_t const n = ::read(fd, buf.data(), buf.size());
-        if (n < 0) ok = false;
-        if (n <= 0) break;
-        ok = EVP_DigestUpdate(ctx, buf.data(), std::size_t(n)) == 1;
-    }
-    std::array<uint8_t, 32> digest{};
-    unsigned int len = 0;
-    ok = ok && EVP_DigestFinal_ex(ctx, digest.data(), &len) == 1 && len == digest.size();
-    EVP_MD_CTX_free(ctx);
-    ::close(fd);
-    if (!ok) return std::nullopt;
-    return to_hex(digest);
-}
-
-// A file name that stays inside the output directory and prints as one word: '/', "." and ".." would escape
-// it, so such names become the transfer id; spaces and control characters become '_'.
-std::string safe_name(std::string_view name, const MessageId& transfer) {
-    if (name.empty() || name == "." || name == ".." || name.size() > 255 ||
-        name.find_first_of(std::string_view("/\0", 2)) != std::string_view::npos)
-        return "transfer-" + to_hex(transfer);
-    std::string out(name);
-    for (char& c : out)
-        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) c = '_';
-    return out;
-}
-
-int recv(Client& client, const std::vector<std::string>& args, std::size_t at) {
-    uint64_t count = 0;
-    std::optional<double> timeout_s;
-    std::filesystem::path out_dir = ".";
-    bool json = false;
-    for (; at < args.size(); ++at) {
-        std::string const& a = args[at];
-        bool const has_value = at + 1 < args.size();
-        if (a == "--count" && has_value) {
-            auto const v = parse_size(args[++at]);
-            if (!v) return usage("--count wants a number");
-            count = *v;
-        } else if (a == "--timeout" && has_value) {
-            timeout_s = parse_seconds(args[++at]);
-            if (!timeout_s) return usage("--timeout wants seconds");
-        } else if (a == "--out-dir" && has_value) {
-            out_dir = args[++at];
-        } else if (a == "--json") {
-            json = true;
-        } else {
-            return usage("unknown or incomplete option " + a);
-        }
-    }
-    std::string error;
-    if (!client.subscribe(&error)) return failure(error);
-    auto const t0 = std::chrono::steady_clock::now();
-    std::optional<std::chrono::steady_clock::time_point> deadline;
-    if (timeout_s) deadline = t0 + std::chrono::milliseconds(int64_t(*timeout_s * 1000));
-
-    std::map<MessageId, Transfer> transfers;
-    uint64_t done = 0;
-    auto close_all = [&] {
-        for (auto& [tid, t] : transfers)
-            if (t.fd >= 0) ::close(t.fd);
-    };
-    while (count == 0 || done < count) {
-        auto const in = client.next(left_ms(deadline), &error);
-        if (!in) {
-            close_all();
-            if (!error.empty()) return failure(error);
-            if (count > 0)
-                return failure("timed out after " + std::to_string(done) + " of " + std::to_string(count) +
-                               " messages");
-            return kExitOk;
-        }
-        if (in->type != local::FrameType::kMessage) continue;
-        std::span<const uint8_t> const b = in->bytes;
-        std::string const reply_to = in->is_reply ? to_hex(in->in_reply_to) : "-";
-
-        bool chunk = b.size() >= kChunkHeadBytes && std::memcmp(b.data(), kMagic, 4) == 0;
-        MessageId tid{};
-        uint64_t offset = 0, total = 0;
-        std::size_t name_len = 0;
-        if (chunk) {
-            std::memcpy(tid.data(), b.data() + 4, kMessageIdBytes);
-            offset = load_u64(b.data() + 4 + kMessageIdBytes);
-            total = load_u64(b.data() + 12 + kMessageIdBytes);
-            name_len = load_u16(b.data() + 20 + kMessageIdBytes);
-            chunk = kChunkHeadBytes + name_len <= b.size() && offset <= total &&
-                    b.size() - kChunkHeadBytes - name_len <= total - offset;
-        }
-        if (!chunk) {
-            ++done;
-            if (json) {
-                nlohmann::json j = {{"type", "message"}, {"id", to_hex(in->id)}, {"is_reply", in->is_reply},
-                                    {"in_reply_to", in->is_reply ? nlohmann::json(reply_to) : nlohmann::json()},
-                                    {"bytes", b.size()}};
-                if (printable(b)) j["text"] = std::string(local::as_text(b));
-                std::printf("%s\n", j.dump().c_str());
-            } else {
-                std::printf("message %s %s %zu%s%s\n", to_hex(in->id).c_str(), reply_to.c_str(), b.size(),
-                            printable(b) ? " " : "", printable(b) ? std::string(local::as_text(b)).c_str() : "");
-            }
-            std::fflush(stdout);
-            continue;
-        }
-        auto const data = b.subspan(kChunkHeadBytes + name_len);
-        Transfer& t = transfers[tid];
-        if (t.fd < 0 && t.path.empty()) {
-            t.name = safe_name(local::as_text(b.subspan(kChunkHeadBytes, name_len)), tid);
-            t.total = total;
-            std::error_code ec;
-            std::filesystem::create_directories(out_dir, ec);
-            t.path = out_dir / t.name;
-            t.fd = ::open(t.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-            if (t.fd < 0) {
-                close_all();
-                return failure("cannot write " + t.path.string() + ": " + std::strerror(errno));
-            }
-        }
-        if (total != t.total) continue;   // a chunk that contradicts its transfer: ignored
-        if (t.offsets.insert(offset).second) {
-            std::size_t put = 0;
-            while (put < data.size()) {
-                ssize_t const n = ::pwrite(t.fd, data.data() + put, data.size() - put, off_t(offset + put));
-                if (n <= 0) {
-                    close_all();
-                    return failure("write " + t.path.string() + ": " + std::strerror(errno));
-                }
-                put += std::size_t(n);
-            }
-            t.received += data.size();
-        }
-        if (t.received < t.total && !(t.total == 0 && !t.offsets.empty())) continue;
-        ::close(t.fd);
-        t.fd = -1;
-        auto const sha = sha256_file(t.path);
-        if (!sha) {
-            close_all();
-            return failure("cannot hash " + t.path.string());
-        }
-        ++done;
-        if (json) {
-            nlohmann::json const j = {{"type", "file"},   {"name", t.name},     {"path", t.path.string()},
-                                      {"bytes", t.total}, {"sha256", *sha},     {"id", to_hex(in->id)},
-                                      {"is_reply", in->is_reply},
-                                      {"in_reply_to", in->is_reply ? nlohmann::json(reply_to) : nlohmann::json()}};
-            std::printf("%s\n", j.dump().c_str());
-        } else {
-            std::printf("file %s %llu %s %s %s\n", t.name.c_str(), static_cast<unsigned long long>(t.total),
-                        sha->c_str(), to_hex(in->id).c_str(), reply_to.c_str());
-        }
-        std::fflush(stdout);
-        transfers.erase(tid);
-    }
-    close_all();
-    return kExitOk;
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
     if (sodium_init() < 0) return failure("libsodium failed to start");
     std::vector<std::string> args(argv + 1, argv + argc);
-    std::filesystem::path data_dir = "data";
-    if (const char* env = std::getenv("VOXA_DATA_PATH"); env != nullptr && *env != '\0') data_dir = env;
-    std::optional<std::filesystem::path> socket;
+    Globals g;
+    if (const char* env = std::getenv("VOXA_DATA_PATH"); env != nullptr && *env != '\0') g.data_dir = env;
+    if (const char* env = std::getenv("VOXA_CONFIG_PATH"); env != nullptr && *env != '\0') g.config_dir = env;
     std::size_t at = 0;
-    for (; at < args.size() && args[at].starts_with("--"); ++at) {
-        if (args[at] == "--help") {
+    for (; at < args.size() && args[at].starts_with("-"); ++at) {
+        std::string const& a = args[at];
+        if (a == "--help" || a == "-h") {
             std::fputs(kUsage, stdout);
             return kExitOk;
         }
-        if (at + 1 >= args.size()) return usage("option " + args[at] + " wants a value");
-        if (args[at] == "--data") data_dir = args[++at];
-        else if (args[at] == "--socket") socket = args[++at];
-        else return usage("unknown option " + args[at]);
-    }
-    if (at >= args.size()) return usage("");
-    std::string const verb = args[at++];
-    std::filesystem::path const socket_path = socket ? *socket : data_dir / "run" / "voxa.sock";
-
-    // Check the arguments before connecting, so a typo is a usage error whether or not a daemon runs.
-    std::optional<NodeId> node;
-    std::optional<MessageId> message;
-    SendOptions send_options;
-    if (verb == "send" || verb == "reply" || verb == "status") {
-        if (at >= args.size()) return usage(verb + " wants a " + (verb == "send" ? "node id" : "message id"));
-        if (verb == "send") node = parse_hex<kNodeIdBytes>(args[at]);
-        else message = parse_hex<kMessageIdBytes>(args[at]);
-        if (!node && !message)
-            return usage("bad id " + args[at] + " (want " +
-                         std::to_string(2 * (verb == "send" ? kNodeIdBytes : kMessageIdBytes)) + " hex digits)");
-        ++at;
-        if (verb == "status") {
-            if (at != args.size()) return usage("status takes only a message id");
-        } else if (int const rc = parse_send_options(args, at, &send_options); rc != kExitOk) {
-            return rc;
+        if (a == "--json") {
+            g.json = true;
+            continue;
         }
-    } else if (verb == "stats") {
-        if (at != args.size()) return usage("stats takes no arguments");
-    } else if (verb != "recv") {
-        return usage("unknown verb " + verb);
+        if (at + 1 >= args.size()) return usage_error("option " + a + " wants a value", nullptr);
+        std::string const& v = args[++at];
+        if (a == "--data") {
+            g.data_dir = v;
+        } else if (a == "--config") {
+            g.config_dir = v;
+        } else if (a == "--socket") {
+            g.socket = v;
+        } else if (a == "--api") {
+            std::string error;
+            if (!parse_url(v, &error)) return usage_error(error, nullptr);
+            g.api = v;
+        } else if (a == "--timeout") {
+            char* end = nullptr;
+            double const s = std::strtod(v.c_str(), &end);
+            if (end != v.c_str() + v.size() || !(s > 0) || s > 3600)
+                return usage_error("--timeout wants seconds, up to 3600", nullptr);
+            g.timeout_ms = int(s * 1000);
+        } else {
+            return usage_error("unknown option " + a, nullptr);
+        }
     }
+    if (at >= args.size()) return usage_error("no verb", nullptr);
+    std::string verb = args[at++];
+    std::vector<std::string> rest(args.begin() + std::ptrdiff_t(at), args.end());
+    // The old local `status MSGID` (before the REST API existed): with a message id, status is message-status.
+    if (verb == "status" && !rest.empty() && rest[0].size() == 32 &&
+        rest[0].find_first_not_of("0123456789abcdefABCDEF") == std::string::npos)
+        verb = "message-status";
+    if (is_rest_verb(verb)) return run_rest_verb(g, verb, std::move(rest));
+    if (is_local_verb(verb)) return run_local_verb(g, verb, std::move(rest));
+    return usage_error("unknown verb " + verb, nullptr);
+}
 
-    std::string error;
-    auto client = Client::connect(socket_path, &error);
-    if (!client) return failure(error);
+}  // namespace
+}  // namespace voxa::ctl
 
-    if (verb == "send") {
-        return transmit(*client, send_options, [&](std::span<const uint8_t> body, bool report, std::string* e) {
-            return client->send(*node, body, report, e);
-        });
+int main(int argc, char** argv) {
+    try {
+        return voxa::ctl::run(argc, argv);
+    } catch (const std::exception& e) {   // e.g. std::bad_alloc; nlohmann is used without exceptions otherwise
+        std::fprintf(stderr, "voxactl: %s\n", e.what());
+        return voxa::ctl::kExitFail;
     }
-    if (verb == "reply") {
-        return transmit(*client, send_options, [&](std::span<const uint8_t> body, bool report, std::string* e) {
-            return client->reply(*message, body, report, e);
-        });
-    }
-    if (verb == "recv") return recv(*client, args, at);
-    if (verb == "status") {
-        auto const state = client->status(*message, &error);
-        if (!state) return failure(error);
-        std::printf("%s\n", std::string(local::state_name(*state)).c_str());
-        return kExitOk;
-    }
-    auto const text = client->stats_json(&error);
-    if (!text) return failure(error);
-    auto const j = nlohmann::json::parse(*text, nullptr, false);
-    if (j.is_discarded()) return failure("the daemon's stats are not JSON: " + *text);
-    std::printf("%s\n", j.dump(2).c_str());
-    return kExitOk;
 }

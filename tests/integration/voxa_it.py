@@ -1,12 +1,14 @@
-"""Shared harness of the integration tests: a real dev network (scripts/devnet.sh: real voxa-dataplane
-processes on loopback or in network namespaces), driven through voxactl, inspected through `voxactl stats` and,
-for the on-the-wire checks, through an AF_PACKET capture of what one node receives.
+"""Shared harness of the integration tests: a real dev network (scripts/devnet.sh: per node a real voxa-dataplane
+and, by default, a voxa-control with the api plugin, on loopback or in network namespaces), driven through
+voxactl, inspected through `voxactl local-stats` (the data plane's socket), the REST API (Devnet.api) and, for the
+on-the-wire checks, through an AF_PACKET capture of what one node receives.
 
 Every test is a plain script: it exits 0 on success, 1 with a message on failure, 77 when the machine lacks
 something it needs (meson reports that as skipped). Python standard library only.
 """
 import ctypes
 import hashlib
+import http.client
 import json
 import os
 import signal
@@ -22,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("VOXA_BUILD", ROOT / "build" / "release"))
 DATAPLANE = BUILD / "dataplane" / "daemon" / "voxa-dataplane"
 VOXACTL = BUILD / "controlplane" / "voxactl" / "voxactl"
+CONTROL = BUILD / "controlplane" / "control" / "voxa-control"
 DEVNET = ROOT / "scripts" / "devnet.sh"
 
 
@@ -74,11 +77,17 @@ class Devnet:
     """A running dev network; use as a context manager so it is always stopped."""
 
     def __init__(self, count, netns=False, relays=None, hops=2, n=5, k=3, parts_per_relay=2, extra_p2p=None,
-                 name="it"):
+                 name="it", control=True):
+        """control: also run voxa-control (api plugin on an ephemeral port per node) beside every data plane."""
         self.dir = Path(f"/tmp/voxa-it-{name}")
         self.netns = netns
+        self.control = control
         args = [str(DEVNET), "start", str(count), "--dir", str(self.dir), "--build", str(BUILD),
                 "--hops", str(hops), "--n", str(n), "--k", str(k), "--parts-per-relay", str(parts_per_relay)]
+        if control:
+            args += ["--api-base", "0"]   # ephemeral ports; each node's is in nodes.json and data/run/api_port
+        else:
+            args.append("--no-control")
         if netns:
             args.append("--netns")
         if relays is not None:
@@ -106,7 +115,7 @@ class Devnet:
 
     def logs(self, tail=15):
         out = []
-        for log in sorted(self.dir.glob("node*/log")):
+        for log in sorted(list(self.dir.glob("node*/log")) + list(self.dir.glob("node*/control.log"))):
             lines = log.read_text(errors="replace").splitlines()[-tail:]
             out.append(f"--- {log}\n" + "\n".join(lines))
         return "\n".join(out)
@@ -116,7 +125,11 @@ class Devnet:
         return self.nodes[i]
 
     def ctl(self, i, *args, timeout=120, check_rc=True):
-        cmd = [str(VOXACTL), "--data", self.nodes[i]["data"], *args]
+        """Runs voxactl for node i (inside its namespace in --netns mode, where its REST API listens)."""
+        base = self.dir / f"node{i}"
+        cmd = [str(VOXACTL), "--data", str(base / "data"), "--config", str(base / "config"), *args]
+        if self.nodes[i].get("netns"):
+            cmd = ["ip", "netns", "exec", self.nodes[i]["netns"], *cmd]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if check_rc and r.returncode != 0:
             raise Failure(f"voxactl {' '.join(args)} on node {i} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}\n"
@@ -124,7 +137,8 @@ class Devnet:
         return r
 
     def stats(self, i):
-        return json.loads(self.ctl(i, "stats").stdout)
+        """The data plane's own STATS JSON (local socket; works without voxa-control)."""
+        return json.loads(self.ctl(i, "local-stats").stdout)
 
     def wait_stat(self, i, path, at_least, timeout=5):
         """Stats are published by the workers every 50 ms: waits until stats[path...] >= at_least."""
@@ -163,11 +177,110 @@ class Devnet:
         (base / "pid").write_text(str(p.pid))
         deadline = time.time() + 20
         while time.time() < deadline:
-            r = self.ctl(i, "stats", check_rc=False, timeout=5)
+            r = self.ctl(i, "local-stats", check_rc=False, timeout=5)
             if r.returncode == 0:
                 return p
             time.sleep(0.1)
         raise Failure(f"node {i} did not come back:\n{self.logs()}")
+
+    # ---- the control plane and its REST API ----
+    def token(self, i):
+        """The api plugin's bearer token of node i (data/local/api_token)."""
+        return (self.dir / f"node{i}" / "data" / "local" / "api_token").read_text().strip()
+
+    def api_port(self, i):
+        return int((self.dir / f"node{i}" / "data" / "run" / "api_port").read_text().strip())
+
+    def api(self, i, path, method="GET", body=None, token=None, timeout=10, raw_body=None, headers=None):
+        """One HTTP request to node i's REST API. token: None = the node's token for POST/PUT/DELETE and none for
+        GET, "" = none, else that token. body: a JSON value (or raw_body: bytes as they are). Returns
+        (status, headers as a dict with lower-case names, parsed JSON body or the text when it is not JSON)."""
+        if token is None:
+            token = self.token(i) if method in ("POST", "PUT", "DELETE") else ""
+        hdrs = dict(headers or {})
+        if token:
+            hdrs["Authorization"] = f"Bearer {token}"
+        data = raw_body
+        if data is None and body is not None:
+            data = json.dumps(body).encode()
+        if data is not None:
+            hdrs.setdefault("Content-Type", "application/json")
+        result = {}
+
+        def run():
+            try:
+                if self.nodes[i].get("netns"):
+                    enter_netns(self.nodes[i]["netns"])   # this thread only
+                conn = http.client.HTTPConnection("127.0.0.1", self.api_port(i), timeout=timeout)
+                conn.request(method, path, body=data, headers=hdrs)
+                resp = conn.getresponse()
+                text = resp.read().decode(errors="replace")
+                conn.close()
+                try:
+                    parsed = json.loads(text)
+                except ValueError:
+                    parsed = text
+                result["r"] = (resp.status, {k.lower(): v for k, v in resp.getheaders()}, parsed)
+            except Exception as e:   # reported in the caller's thread
+                result["e"] = e
+        t = threading.Thread(target=run)
+        t.start()
+        t.join(timeout + 5)
+        if "e" in result:
+            raise result["e"]
+        if "r" not in result:
+            raise Failure(f"{method} {path} on node {i}: no answer within {timeout} s")
+        return result["r"]
+
+    def control_pid(self, i):
+        return int((self.dir / f"node{i}" / "control.pid").read_text())
+
+    def kill_control(self, i, sig=signal.SIGKILL):
+        """Signals node i's voxa-control and waits (5 s at most) until it is gone."""
+        pid = self.control_pid(i)
+        os.kill(pid, sig)
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+    def restart_control(self, i, env=None, timeout=20):
+        """Starts voxa-control of node i again (same config and data); returns once /status/health answers."""
+        base = self.dir / f"node{i}"
+        cmd = [str(CONTROL), "--config", str(base / "config"), "--data", str(base / "data")]
+        if self.nodes[i].get("netns"):
+            cmd = ["ip", "netns", "exec", self.nodes[i]["netns"], *cmd]
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        log = open(base / "control.log", "a")
+        p = subprocess.Popen(cmd, stdout=log, stderr=log, env=full_env, start_new_session=True)
+        (base / "control.pid").write_text(str(p.pid))
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if p.poll() is not None:
+                raise Failure(f"voxa-control of node {i} exited ({p.returncode}):\n{self.logs()}")
+            try:
+                if self.api(i, "/status/health", timeout=2)[0] == 200:
+                    return p
+            except (OSError, ValueError, Failure, http.client.HTTPException):
+                pass   # not listening yet (or api_port still names the previous instance's port)
+            time.sleep(0.1)
+        raise Failure(f"voxa-control of node {i} did not answer /status/health within {timeout} s:\n{self.logs()}")
+
+    def wait_ready(self, i, timeout=20):
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            try:
+                last = self.api(i, "/status/ready", timeout=2)
+                if last[0] == 200:
+                    return last[2]
+            except (OSError, Failure, http.client.HTTPException) as e:
+                last = e
+            time.sleep(0.1)
+        raise Failure(f"node {i} not ready within {timeout} s: {last}")
 
     def wait_known(self, i, count, timeout=20):
         deadline = time.time() + timeout

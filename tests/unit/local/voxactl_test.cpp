@@ -82,10 +82,10 @@ TEST_F(Voxactl, SendsTextAndWaitsForDelivery) {
     EXPECT_EQ(std::string(m->bytes.begin(), m->bytes.end()), "hello relay");   // sent raw, no VXF1 header
     EXPECT_NE(r.out.find("message " + to_hex(m->id)), std::string::npos) << r.out;
 
-    CliRun const st = voxactl("status " + to_hex(m->id));
+    CliRun const st = voxactl("message-status " + to_hex(m->id));
     EXPECT_EQ(st.code, 0);
     EXPECT_EQ(st.out.substr(0, 10), "delivered\n");
-    CliRun const stats = voxactl("stats");
+    CliRun const stats = voxactl("local-stats");
     EXPECT_EQ(stats.code, 0);
     EXPECT_NE(stats.out.find("\"frames_in\""), std::string::npos) << stats.out;
 }
@@ -136,7 +136,7 @@ TEST_F(Voxactl, FailuresAndUsageHaveTheirExitCodes) {
     EXPECT_EQ(voxactl("frobnicate").code, 2);
     EXPECT_EQ(voxactl("recv --count 1 --timeout 0.2").code, 1);   // nothing came
     EXPECT_EQ(voxactl("recv --timeout 0.2").code, 0);             // no count: a timeout is the normal end
-    CliRun const gone = voxactl("--socket /nonexistent/voxa.sock stats");
+    CliRun const gone = voxactl("--socket /nonexistent/voxa.sock local-stats");
     EXPECT_EQ(gone.code, 1);
 }
 

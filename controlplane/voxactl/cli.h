@@ -1,0 +1,50 @@
+// What the parts of voxactl share: the global options, exit codes, and the two families of verbs.
+//
+//   REST verbs (rest_verbs.cpp): talk to voxa-control's api plugin over HTTP; the address comes from --api, else
+//     <data>/run/api_port (written by the api plugin, also for an ephemeral port), else settings.json
+//     "server-settings"; the bearer token from <data>/local/api_token when that file exists.
+//   Local verbs (local_verbs.cpp): talk to voxa-dataplane's delivery socket <data>/run/voxa.sock (or --socket):
+//     send, reply, recv, message-status, local-stats.
+//
+// Exit codes: 0 ok, 1 failure (message on stderr naming the URL or socket and what went wrong), 2 usage.
+// Everything runs on the main thread.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace voxa::ctl {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFail = 1;
+inline constexpr int kExitUsage = 2;
+
+struct Globals {
+    std::filesystem::path config_dir = "config";   // --config, else $VOXA_CONFIG_PATH, else ./config
+    std::filesystem::path data_dir = "data";       // --data, else $VOXA_DATA_PATH, else ./data
+    std::optional<std::string> api;                // --api URL
+    std::optional<std::filesystem::path> socket;   // --socket PATH (local verbs)
+    bool json = false;                             // --json: print the raw JSON body
+    int timeout_ms = 10000;                        // --timeout S: each REST request
+};
+
+// Prints "voxactl: <why>" on stderr and returns kExitFail.
+int failure(const std::string& why);
+// Prints "voxactl: <why>" (if any) and `help` on stderr; returns kExitUsage.
+int usage_error(const std::string& why, const char* help);
+// True when args (after the verb) contains --help or -h.
+bool wants_help(const std::vector<std::string>& args);
+
+bool is_rest_verb(const std::string& verb);
+bool is_local_verb(const std::string& verb);
+// The help text of one verb (nullptr if unknown).
+const char* rest_verb_help(const std::string& verb);
+const char* local_verb_help(const std::string& verb);
+
+// Runs one verb with the arguments that follow it. Returns an exit code.
+int run_rest_verb(const Globals& g, const std::string& verb, std::vector<std::string> args);
+int run_local_verb(const Globals& g, const std::string& verb, std::vector<std::string> args);
+
+}  // namespace voxa::ctl
