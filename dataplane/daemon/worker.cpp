@@ -87,6 +87,13 @@ Worker::Worker(const WorkerConfig& config, const crypto::Identity& identity, Mes
 
 Worker::~Worker() {
     stop();
+    // Commands the thread did not get to (pushed just before stop) still own their objects.
+    Command c;
+    while (commands_.try_pop(&c)) {
+        delete c.bytes;
+        delete c.nodes;
+        delete c.gossip;
+    }
     // The tick timer is a member declared after the reactor, so it is destroyed first: unschedule it (the thread
     // has ended) or the wheel would keep a dangling link (and a debug build asserts).
     reactor_.timers().cancel(tick_timer_);
