@@ -4,7 +4,7 @@
 #
 #   scripts/devnet.sh start N [--netns] [--relays R] [--hops H] [--n N] [--k K] [--parts-per-relay M]
 #                             [--cell-bytes B] [--extra-p2p JSON] [--bootstrap 0,1|all] [--dir D] [--build DIR]
-#                             [--timeout S] [--no-control] [--api-base P]
+#                             [--timeout S] [--no-control] [--api-base P] [--port-base B]
 #   scripts/devnet.sh stop [--dir D]
 #   scripts/devnet.sh status [--dir D] [--build DIR]
 #
@@ -15,7 +15,7 @@
 # local-stats` reports directory.known >= N-1 and `voxactl ready` says ready (at most --timeout s, default 20;
 # names the nodes that are not ready), then writes D/nodes.json: [{index, node_id, public_key, host, port, netns,
 # relay, pid, control_pid, api_port, api, data, config, socket}].
-# Loopback mode: 127.0.0.1, port 9000+I; the REST API on 127.0.0.1:(P+I), P = --api-base (default 9900; 0 = an
+# Loopback mode: 127.0.0.1, UDP port B+I (B = --port-base, default 9000); the REST API on 127.0.0.1:(P+I), P = --api-base (default 9900; 0 = an
 # ephemeral port per node, read back from data/run/api_port). --netns: namespace voxa-devI at 10.77.0.(I+2):9000
 # (scripts/netns.sh), the REST API on 127.0.0.1:9999 inside each namespace (reach it with `ip netns exec`).
 # --no-control: data planes only (no voxa-control; api_port and control_pid are null in nodes.json).
@@ -54,6 +54,7 @@ build=build/release
 timeout_s=20
 control=1
 api_base=9900
+port_base=9000
 
 if [[ "$cmd" == start ]]; then
     [[ $# -ge 1 && "$1" =~ ^[0-9]+$ ]] || usage
@@ -76,10 +77,14 @@ while [[ $# -gt 0 ]]; do
         --timeout) timeout_s="$2"; shift 2 ;;
         --no-control) control=0; shift ;;
         --api-base) api_base="$2"; shift 2 ;;
+        --port-base) port_base="$2"; shift 2 ;;
         -h | --help) usage ;;
         *) voxa_log "unknown option: $1"; usage ;;
     esac
 done
+[[ "$port_base" =~ ^[0-9]+$ && "$port_base" -ge 1024 && "$port_base" -le 65000 ]] \
+    || voxa_die "--port-base: expected an integer 1024..65000, got '$port_base'"
+export VOXA_DEVNET_PORT_BASE="$port_base"
 [[ "$build" == /* ]] || build="$voxa_root/$build"
 daemon="$build/dataplane/daemon/voxa-dataplane"
 netns_owner=/run/voxa-devnet.netns-owner   # the directory of the devnet that holds the voxa-dev namespaces
@@ -195,14 +200,14 @@ start() {
     python3 - "$dir" "$count" "$netns" "$relays" "$hops" "$n_parts" "$k_parts" "$parts_per_relay" \
         "$cell_bytes" "$extra_p2p" "${ids[*]}" "${keys[*]}" "$bootstrap" "$control" "$api_base" <<'PY' \
         || voxa_die "writing the configs failed"
-import json, sys
+import json, os, sys
 d, count, netns, relays, hops, n, k, ppr, cell, extra, ids, keys, bootstrap, control, api_base = sys.argv[1:]
 control, api_base = control == "1", int(api_base)
 count, netns, relays = int(count), netns == "1", int(relays)
 boot_from = range(count) if bootstrap == "all" else [int(b) for b in bootstrap.split(",") if b]
 ids, keys, extra = ids.split(), keys.split(), json.loads(extra)
 def addr(i):
-    return (f"10.77.0.{i + 2}", 9000) if netns else ("127.0.0.1", 9000 + i)
+    return (f"10.77.0.{i + 2}", 9000) if netns else ("127.0.0.1", int(os.environ["VOXA_DEVNET_PORT_BASE"]) + i)
 for i in range(count):
     host, port = addr(i)
     boot = [{"id": ids[b], "public_key": keys[b], "host": addr(b)[0], "port": addr(b)[1]}
@@ -304,7 +309,7 @@ def read_int(path):
         return None
 nodes = []
 for i in range(count):
-    host, port = (f"10.77.0.{i + 2}", 9000) if netns else ("127.0.0.1", 9000 + i)
+    host, port = (f"10.77.0.{i + 2}", 9000) if netns else ("127.0.0.1", int(os.environ["VOXA_DEVNET_PORT_BASE"]) + i)
     api_port = read_int(f"{d}/node{i}/data/run/api_port")
     nodes.append({"index": i, "node_id": ids[i], "public_key": keys[i], "host": host, "port": port,
                   "netns": f"voxa-dev{i}" if netns else "", "relay": i < relays,

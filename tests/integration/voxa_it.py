@@ -11,6 +11,7 @@ import hashlib
 import http.client
 import json
 import os
+import random
 import signal
 import socket
 import struct
@@ -73,6 +74,26 @@ def need_root():
         skip("needs root (network namespaces, raw capture)")
 
 
+
+def free_udp_port_base(count, tries=50):
+    """A base B such that UDP 127.0.0.1:B..B+count-1 are free now: loopback devnets of different tests (or of
+    other users of this machine) then never fight over fixed ports. Picked below the kernel's ephemeral range."""
+    for _ in range(tries):
+        base = random.randrange(20000, 32000 - count)
+        socks = []
+        try:
+            for p in range(base, base + count):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise Failure(f"no {count} consecutive free UDP ports on 127.0.0.1")
+
 class Devnet:
     """A running dev network; use as a context manager so it is always stopped."""
 
@@ -90,6 +111,8 @@ class Devnet:
             args.append("--no-control")
         if netns:
             args.append("--netns")
+        else:
+            args += ["--port-base", str(free_udp_port_base(count))]
         if relays is not None:
             args += ["--relays", str(relays)]
         p2p = {"gossip_interval_s": 1}
