@@ -86,7 +86,10 @@ constexpr std::string_view kServerKeys[] = {"host", "port"};
 constexpr std::string_view kFeatureKeys[] = {"enable-dns", "enable-upnpc-port-forwarding", "enable-kytan-vpn",
                                              "enable-app-deployment"};
 constexpr std::string_view kBootstrapKeys[] = {"id", "public_key", "host", "port"};
-constexpr std::string_view kDpdkKeys[] = {"eal_args", "ports"};
+constexpr std::string_view kDpdkKeys[] = {"eal_args", "ports", "mempool_mbufs", "mbuf_cache", "rx_desc", "tx_desc",
+                                          "file_prefix", "in_memory", "no_huge", "hugepages"};
+constexpr std::string_view kDpdkPortKeys[] = {"device", "ipv4", "ipv6", "mac", "neighbours"};
+constexpr std::string_view kDpdkNeighbourKeys[] = {"ip", "mac"};
 
 constexpr std::size_t kNameBytesMax = 64;
 constexpr std::size_t kPluginsMax = 64;
@@ -454,6 +457,130 @@ P2p read_p2p(const json& root, Reader& r) {
 
 // ---- dataplane.json ----
 
+// A string key that must satisfy `good`; `expected` describes it.
+void checked_string(Reader& r, const json& obj, const std::string& parent, std::string_view key,
+                    bool (*good)(std::string_view), std::string_view expected, std::string* out) {
+    const json* v = r.find(obj, key);
+    if (v == nullptr) return;
+    if (!v->is_string() || !good(v->get_ref<const std::string&>())) {
+        r.fail(key_path(parent, key), expected, v);
+        return;
+    }
+    *out = v->get<std::string>();
+}
+
+bool ipv4_prefix_ok(std::string_view s) {
+    auto p = parse_prefix(s);
+    return p && p->first.family == Endpoint::Family::kIpv4 && !is_wildcard(p->first);
+}
+bool ipv6_prefix_ok(std::string_view s) {
+    auto p = parse_prefix(s);
+    return p && p->first.family == Endpoint::Family::kIpv6 && !is_wildcard(p->first);
+}
+bool unicast_mac_ok(std::string_view s) {
+    auto m = parse_mac(s);
+    return m && ((*m)[0] & 1) == 0 && *m != std::array<uint8_t, 6>{};
+}
+bool ip_ok(std::string_view s) {
+    auto e = parse_numeric_endpoint(s, 0);
+    return e && !is_wildcard(*e);
+}
+// Printable, no spaces (an EAL device argument or file prefix is one argv word).
+bool word_ok(std::string_view s) {
+    return !s.empty() && s.size() <= 256 &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+// "" means the default prefix (derived from the node id).
+bool prefix_ok(std::string_view s) {
+    return s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    });
+}
+
+void read_dpdk(const json& v, Reader& r, Dataplane::Dpdk* out) {
+    r.strings(v, "dpdk", "eal_args", 256, 256, &out->eal_args);
+    if (const json* ports = r.find(v, "ports")) {
+        if (!ports->is_array() || ports->size() > kDpdkPortsMax) {
+            r.fail("dpdk.ports", "an array of at most 16 port objects {\"device\", \"ipv4\", ...}", ports);
+            return;
+        }
+        for (std::size_t i = 0; r.ok() && i < ports->size(); ++i) {
+            const json& e = (*ports)[i];
+            std::string const path = index_path("dpdk.ports", i);
+            if (!e.is_object()) {
+                r.fail(path, "an object {\"device\": \"net_af_packet0,iface=eth0\" or a PCI address, \"ipv4\": "
+                             "\"10.77.0.12/24\", \"ipv6\"?, \"mac\"?, \"neighbours\"?}",
+                       &e);
+                return;
+            }
+            if (!r.object(e, path, kDpdkPortKeys)) return;
+            Dataplane::DpdkPort port;
+            checked_string(r, e, path, "device", word_ok,
+                           "a vdev such as \"net_af_packet0,iface=eth0\" or a PCI address such as \"0000:03:00.0\"",
+                           &port.device);
+            checked_string(r, e, path, "ipv4", ipv4_prefix_ok, "an IPv4 address with its prefix, e.g. \"10.77.0.12/24\"",
+                           &port.ipv4);
+            checked_string(r, e, path, "ipv6", ipv6_prefix_ok, "an IPv6 address with its prefix, e.g. \"fd00::12/64\"",
+                           &port.ipv6);
+            checked_string(r, e, path, "mac", unicast_mac_ok, "a unicast MAC address such as \"02:00:00:00:00:01\"",
+                           &port.mac);
+            if (!r.ok()) return;
+            if (port.device.empty()) {
+                r.fail_message(path, "\"device\" is required (a vdev name or a PCI address)");
+                return;
+            }
+            if (port.ipv4.empty() && port.ipv6.empty()) {
+                r.fail_message(path, "\"ipv4\" or \"ipv6\" is required (this node's address on that port)");
+                return;
+            }
+            if (const json* ns = r.find(e, "neighbours")) {
+                std::string const npath = key_path(path, "neighbours");
+                if (!ns->is_array() || ns->size() > kDpdkNeighboursMax) {
+                    r.fail(npath, "an array of at most 256 objects {\"ip\": \"10.77.0.1\", \"mac\": \"02:..\"}", ns);
+                    return;
+                }
+                for (std::size_t j = 0; r.ok() && j < ns->size(); ++j) {
+                    const json& n = (*ns)[j];
+                    std::string const jpath = index_path(npath, j);
+                    if (!n.is_object()) {
+                        r.fail(jpath, "an object {\"ip\", \"mac\"}", &n);
+                        return;
+                    }
+                    if (!r.object(n, jpath, kDpdkNeighbourKeys)) return;
+                    Dataplane::DpdkNeighbour nb;
+                    checked_string(r, n, jpath, "ip", ip_ok, "a numeric IPv4 or IPv6 address", &nb.ip);
+                    checked_string(r, n, jpath, "mac", unicast_mac_ok, "a unicast MAC address such as \"02:00:00:00:00:01\"",
+                                   &nb.mac);
+                    if (r.ok() && (nb.ip.empty() || nb.mac.empty())) {
+                        r.fail_message(jpath, "both \"ip\" and \"mac\" are required");
+                        return;
+                    }
+                    port.neighbours.push_back(std::move(nb));
+                }
+            }
+            out->ports.push_back(std::move(port));
+        }
+    }
+    r.number(v, "dpdk", "mempool_mbufs", 1023, 1048575, &out->mempool_mbufs);
+    r.number(v, "dpdk", "mbuf_cache", 0, 512, &out->mbuf_cache);
+    for (auto [key, field] : {std::pair{std::string_view("rx_desc"), &out->rx_desc},
+                              std::pair{std::string_view("tx_desc"), &out->tx_desc}}) {
+        if (const json* d = r.find(v, key)) {
+            std::optional<int64_t> const i = Reader::as_int64(*d);
+            if (!i || *i < 64 || *i > 16384 || (*i & (*i - 1)) != 0) {
+                r.fail(key_path("dpdk", key), "a power of two 64..16384", d);
+            } else {
+                *field = uint32_t(*i);
+            }
+        }
+    }
+    checked_string(r, v, "dpdk", "file_prefix", prefix_ok, "0..64 of letters, digits, '-' and '_' (\"\": voxa-<node id prefix>)",
+                   &out->file_prefix);
+    r.boolean(v, "dpdk", "in_memory", &out->in_memory);
+    r.boolean(v, "dpdk", "no_huge", &out->no_huge);
+    r.number(v, "dpdk", "hugepages", 0, 1 << 20, &out->hugepages);
+}
+
 Dataplane read_dataplane(const json& root, Reader& r) {
     Dataplane d;
     std::vector<std::string_view> const known = names_of(kDataplaneSpec);
@@ -494,11 +621,13 @@ Dataplane read_dataplane(const json& root, Reader& r) {
     r.number(root, "", "circuits_max", 1, int64_t(1) << 24, &d.circuits_max);
     r.number(root, "", "reassembly_bytes_max", int64_t(1) << 20, int64_t(1) << 40, &d.reassembly_bytes_max);
     constrained(r, root, "handover_slots", 2, 65536, true, 1, &d.handover_slots);
-    if (const json* v = r.find(root, "dpdk"); v != nullptr && r.object(*v, "dpdk", kDpdkKeys)) {
-        r.strings(*v, "dpdk", "eal_args", 256, 256, &d.dpdk.eal_args);
-        r.strings(*v, "dpdk", "ports", 64, 64, &d.dpdk.ports);
-    }
+    if (const json* v = r.find(root, "dpdk"); v != nullptr && r.object(*v, "dpdk", kDpdkKeys)) read_dpdk(*v, r, &d.dpdk);
     if (!r.ok()) return d;
+    if (d.backend == "dpdk" && d.dpdk.ports.empty()) {
+        r.fail_message("dpdk.ports", "at least one port is needed when \"backend\" is \"dpdk\" (e.g. {\"device\": "
+                                     "\"net_af_packet0,iface=eth0\", \"ipv4\": \"10.77.0.12/24\"})");
+        return d;
+    }
     if (d.tx_batch > d.tx_slots) {
         json const got = d.tx_slots;
         r.fail("tx_slots", "at least \"tx_batch\" (" + std::to_string(d.tx_batch) + ")", &got);
@@ -779,6 +908,24 @@ json to_json(const P2p& p) {
     };
 }
 
+static json to_json_dpdk(const Dataplane::Dpdk& k) {
+    json ports = json::array();
+    for (const auto& p : k.ports) {
+        json o = {{"device", p.device}};
+        if (!p.ipv4.empty()) o["ipv4"] = p.ipv4;
+        if (!p.ipv6.empty()) o["ipv6"] = p.ipv6;
+        if (!p.mac.empty()) o["mac"] = p.mac;
+        json ns = json::array();
+        for (const auto& n : p.neighbours) ns.push_back({{"ip", n.ip}, {"mac", n.mac}});
+        o["neighbours"] = std::move(ns);
+        ports.push_back(std::move(o));
+    }
+    return json{{"eal_args", k.eal_args},       {"ports", std::move(ports)}, {"mempool_mbufs", k.mempool_mbufs},
+                {"mbuf_cache", k.mbuf_cache},   {"rx_desc", k.rx_desc},      {"tx_desc", k.tx_desc},
+                {"file_prefix", k.file_prefix}, {"in_memory", k.in_memory},  {"no_huge", k.no_huge},
+                {"hugepages", k.hugepages}};
+}
+
 json to_json(const Dataplane& d) {
     return json{
         {"backend", d.backend},
@@ -800,7 +947,7 @@ json to_json(const Dataplane& d) {
         {"circuits_max", d.circuits_max},
         {"reassembly_bytes_max", d.reassembly_bytes_max},
         {"handover_slots", d.handover_slots},
-        {"dpdk", {{"eal_args", d.dpdk.eal_args}, {"ports", d.dpdk.ports}}},
+        {"dpdk", to_json_dpdk(d.dpdk)},
     };
 }
 
@@ -833,6 +980,42 @@ std::optional<Endpoint> parse_numeric_endpoint(std::string_view host, uint16_t p
 bool is_wildcard(const Endpoint& e) noexcept {
     std::size_t const bytes = e.family == Endpoint::Family::kIpv4 ? 4 : e.family == Endpoint::Family::kIpv6 ? 16 : 0;
     return bytes != 0 && std::all_of(e.addr.begin(), e.addr.begin() + bytes, [](uint8_t b) { return b == 0; });
+}
+
+}  // namespace voxa::config
+
+namespace voxa::config {
+
+std::optional<std::pair<Endpoint, uint8_t>> parse_prefix(std::string_view text) {
+    std::size_t const slash = text.find('/');
+    if (slash == std::string_view::npos || slash + 1 >= text.size() || text.size() - slash - 1 > 3) return std::nullopt;
+    std::optional<Endpoint> const e = parse_numeric_endpoint(text.substr(0, slash), 0);
+    if (!e) return std::nullopt;
+    unsigned len = 0;
+    for (char c : text.substr(slash + 1)) {
+        if (c < '0' || c > '9') return std::nullopt;
+        len = len * 10 + unsigned(c - '0');
+    }
+    if (len > (e->family == Endpoint::Family::kIpv4 ? 32u : 128u)) return std::nullopt;
+    return std::pair{*e, uint8_t(len)};
+}
+
+std::optional<std::array<uint8_t, 6>> parse_mac(std::string_view text) {
+    if (text.size() != 17) return std::nullopt;
+    std::array<uint8_t, 6> m{};
+    auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    for (std::size_t i = 0; i < 6; ++i) {
+        int const hi = nibble(text[3 * i]), lo = nibble(text[3 * i + 1]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        if (i < 5 && text[3 * i + 2] != ':' && text[3 * i + 2] != '-') return std::nullopt;
+        m[i] = uint8_t(hi << 4 | lo);
+    }
+    return m;
 }
 
 }  // namespace voxa::config

@@ -99,11 +99,32 @@ struct Dataplane {                                         // dataplane.json
     uint32_t circuits_max = 8192;
     uint64_t reassembly_bytes_max = 1ull << 30;
     uint32_t handover_slots = 1024;
+    // The DPDK backend (backend "dpdk"; dataplane/io/dpdk_eal.h says how each key becomes an EAL argument).
+    struct DpdkNeighbour {                                 // a static neighbour: never learned, never changed
+        std::string ip;                                    // "10.77.0.1" or "fd00::1"
+        std::string mac;                                   // "02:00:00:00:00:01"
+        friend bool operator==(const DpdkNeighbour&, const DpdkNeighbour&) = default;
+    };
+    struct DpdkPort {
+        std::string device;                                // a vdev ("net_af_packet0,iface=veth0") or a PCI address
+        std::string ipv4;                                  // "10.77.0.12/24"; ipv4 or ipv6 (or both) required
+        std::string ipv6;                                  // "fd00::12/64" (optional)
+        std::string mac;                                   // optional: overrides the port's own MAC
+        std::vector<DpdkNeighbour> neighbours;             // at most kDpdkNeighboursMax
+        friend bool operator==(const DpdkPort&, const DpdkPort&) = default;
+    };
     struct Dpdk {
-        std::vector<std::string> eal_args;
-        std::vector<std::string> ports;
+        std::vector<std::string> eal_args;                 // appended after the generated ones (expert use)
+        std::vector<DpdkPort> ports;                       // at most 16; required when backend is "dpdk"
+        uint32_t mempool_mbufs = 8191;                     // mbufs per NUMA socket's pool, 1023..1048575
+        uint32_t mbuf_cache = 256;                         // per-lcore mempool cache, 0..512
+        uint32_t rx_desc = 1024, tx_desc = 1024;           // ring descriptors per queue, 64..16384, powers of two
+        std::string file_prefix;                           // EAL --file-prefix; "" = "voxa-<first 8 hex of node id>"
+        bool in_memory = false;                            // --in-memory: no shared files (one process per node)
+        bool no_huge = false;                              // --no-huge: ordinary pages (tests, no hugepages set up)
+        uint32_t hugepages = 0;                            // EAL memory in MiB (-m); 0 = EAL's default
         friend bool operator==(const Dpdk&, const Dpdk&) = default;
-    } dpdk;                                                // types only, for now
+    } dpdk;
     friend bool operator==(const Dataplane&, const Dataplane&) = default;
 };
 
@@ -116,6 +137,13 @@ struct Config {
 };
 
 inline constexpr std::size_t kBootstrapNodesMax = 1024;
+inline constexpr std::size_t kDpdkPortsMax = 16;
+inline constexpr std::size_t kDpdkNeighboursMax = 256;
+
+// "a.b.c.d/len" or "x::y/len" (len 0..32 / 0..128). nullopt for anything else. The endpoint's port is 0.
+std::optional<std::pair<Endpoint, uint8_t>> parse_prefix(std::string_view text);
+// "02:00:00:00:00:01" (six hex pairs, ':' or '-'); nullopt for anything else.
+std::optional<std::array<uint8_t, 6>> parse_mac(std::string_view text);
 inline constexpr std::size_t kFileBytesMax = 1u << 20;   // a config file larger than this is refused
 
 // Looks up one environment variable; nullopt when unset.

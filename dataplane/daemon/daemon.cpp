@@ -9,11 +9,17 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <tuple>
 
 #include "common/log.h"
 #include "io/udp_socket.h"
 #include "io/uring_backend.h"
+#include "netstack/control.h"
+#include "netstack/frame.h"
 #include "node/node.h"
+#ifdef VOXA_HAVE_DPDK
+#include "io/dpdk_eal.h"
+#endif
 
 namespace voxa::daemon {
 namespace {
@@ -59,6 +65,8 @@ std::string_view node_drop(uint8_t d) { return node::drop_name(node::Drop(d)); }
 std::string_view link_drop(uint8_t d) { return link::drop_name(link::Drop(d)); }
 std::string_view circuit_drop(uint8_t d) { return circuit::drop_name(circuit::Drop(d)); }
 std::string_view reassembly_drop(uint8_t d) { return reassembly::drop_name(reassembly::Drop(d)); }
+std::string_view frame_drop(uint8_t d) { return netstack::drop_name(netstack::Drop(d)); }
+std::string_view control_drop(uint8_t d) { return netstack::control_drop_name(netstack::ControlDrop(d)); }
 
 }  // namespace
 
@@ -92,7 +100,100 @@ Daemon::Daemon(const config::Config& config, crypto::Identity identity)
 }
 
 Daemon::~Daemon() {
+#ifdef VOXA_HAVE_DPDK
+    if (dpdk_ports_) io::set_telemetry_source(nullptr);
+#endif
     for (auto& w : workers_) w->stop();
+}
+
+void Daemon::DpdkPortsDeleter::operator()(io::DpdkPorts* p) const noexcept {
+#ifdef VOXA_HAVE_DPDK
+    delete p;
+#else
+    (void)p;
+#endif
+}
+
+// EAL once per process (dataplane/io/dpdk_eal.h), then the ports with one queue pair per worker where they have
+// them. Every error names the configuration key to change.
+bool Daemon::start_dpdk(std::string* error) {
+#ifdef VOXA_HAVE_DPDK
+    const auto& dp = config_.dataplane;
+    io::DpdkEalConfig ec;
+    ec.cores = dp.cores;
+    ec.file_prefix = dp.dpdk.file_prefix.empty() ? "voxa-" + to_hex(identity_.id()).substr(0, 8) : dp.dpdk.file_prefix;
+    ec.in_memory = dp.dpdk.in_memory;
+    ec.no_huge = dp.dpdk.no_huge;
+    ec.memory_mb = dp.dpdk.hugepages;
+    ec.extra_args = dp.dpdk.eal_args;
+    io::DpdkPortsConfig pc;
+    pc.workers = uint32_t(dp.cores.size());
+    pc.udp_port = config_.p2p.port;
+    pc.cell_bytes = config_.p2p.cell_bytes;
+    pc.mempool_mbufs = dp.dpdk.mempool_mbufs;
+    pc.mbuf_cache = dp.dpdk.mbuf_cache;
+    pc.rx_desc = dp.dpdk.rx_desc;
+    pc.tx_desc = dp.dpdk.tx_desc;
+    for (const auto& p : dp.dpdk.ports) {
+        ec.devices.push_back(p.device);
+        io::DpdkPortConfig c;
+        c.device = p.device;
+        if (!p.ipv4.empty()) std::tie(c.ipv4, c.ipv4_prefix) = *config::parse_prefix(p.ipv4);
+        if (!p.ipv6.empty()) std::tie(c.ipv6, c.ipv6_prefix) = *config::parse_prefix(p.ipv6);
+        if (!p.mac.empty()) c.mac = netstack::MacAddr{*config::parse_mac(p.mac)};
+        for (const auto& n : p.neighbours) {
+            auto const ip = config::parse_numeric_endpoint(n.ip, 0);
+            c.neighbours.emplace_back(netstack::IpAddr::of(*ip), netstack::MacAddr{*config::parse_mac(n.mac)});
+        }
+        pc.ports.push_back(std::move(c));
+    }
+    if (!io::eal_init(ec, error)) return false;
+    io::DpdkPorts* ports = io::DpdkPorts::open(pc, error).release();
+    if (ports == nullptr) return false;
+    dpdk_ports_.reset(ports);
+    log(LogLevel::kInfo, "dpdk ports up", {{"features", dpdk_ports_->features()}, {"file_prefix", ec.file_prefix}});
+    return true;
+#else
+    *error = "config/dataplane.json: \"backend\": \"dpdk\" is not available: this build has no DPDK (install "
+             "libdpdk-dev and rebuild with -Ddpdk=enabled)";
+    return false;
+#endif
+}
+
+std::vector<std::pair<std::string, uint64_t>> Daemon::telemetry_counters() const {
+    io::BackendStats bs{};
+    node::NodeStats ns{};
+    link::LinkStats ls{};
+    for (const auto& w : workers_) {
+        const WorkerStats s = w->read_stats();
+        auto add = [](auto& into, const auto& from) {
+            auto* a = reinterpret_cast<uint64_t*>(&into);
+            const auto* b = reinterpret_cast<const uint64_t*>(&from);
+            for (std::size_t i = 0; i < sizeof(into) / sizeof(uint64_t); ++i) a[i] += b[i];
+        };
+        add(bs, s.backend);
+        add(ns, s.node);
+        add(ls, s.link);
+    }
+    return {{"rx_packets", bs.rx_packets},
+            {"rx_bytes", bs.rx_bytes},
+            {"tx_packets", bs.tx_packets},
+            {"tx_bytes", bs.tx_bytes},
+            {"rx_no_buffer", bs.rx_no_buffer},
+            {"rx_errors", bs.rx_errors},
+            {"tx_errors", bs.tx_errors},
+            {"tx_dropped_full", bs.tx_dropped_full},
+            {"tx_unresolved", bs.tx_unresolved},
+            {"control_replies", bs.control_replies},
+            {"solicitations", bs.solicitations},
+            {"link_packets_in", ls.packets_in},
+            {"link_packets_out", ls.packets_out},
+            {"sessions_up", ls.sessions_up},
+            {"cells_relayed_forward", ns.cells_relayed_forward},
+            {"cells_relayed_backward", ns.cells_relayed_backward},
+            {"messages_sent", ns.messages_sent},
+            {"messages_received", ns.messages_received},
+            {"workers", workers_.size()}};
 }
 
 // SO_REUSEPORT lets any process of the same user join the port's group and take a share of its datagrams (a stale
@@ -104,7 +205,7 @@ bool Daemon::check_udp_port(std::string* error) {
         *error = "p2p host " + config_.p2p.host + " is not a numeric address";
         return false;
     }
-    if (bind->port == 0) return true;
+    if (bind->port == 0 || config_.dataplane.backend == "dpdk") return true;   // DPDK: the kernel's ports do not matter
     io::UdpSocketOptions probe;
     probe.bind = *bind;
     probe.reuseport = false;
@@ -134,6 +235,8 @@ bool Daemon::start_workers(std::string* error) {
         log(LogLevel::kWarn, "fault injection: this relay corrupts relayed cells",
             {{"probability", faults.flip_relayed_bit_probability}});
     }
+    bool const dpdk = dp.backend == "dpdk";
+    if (dpdk && !start_dpdk(error)) return false;
     mesh_ = std::make_unique<Mesh>(n, dp.handover_slots, config_.p2p.cell_bytes);
     for (std::size_t i = 0; i < n; ++i) {
         WorkerConfig wc;
@@ -159,6 +262,8 @@ bool Daemon::start_workers(std::string* error) {
         wc.tx_flush_ns = uint64_t(dp.tx_flush_us) * 1000;
         wc.handover_slots = dp.handover_slots;
         wc.faults = faults;
+        wc.backend_kind = dp.backend;
+        wc.dpdk_ports = dpdk_ports_.get();
         wc.stats_block = segment_->stats_block(uint32_t(i));
         wc.shm_epoch = segment_->epoch();
         std::string why;
@@ -169,6 +274,20 @@ bool Daemon::start_workers(std::string* error) {
         }
         workers_.push_back(std::move(w));
     }
+#ifdef VOXA_HAVE_DPDK
+    if (dpdk) {
+        // The node's own address on its first port (the kernel's p2p.host does not apply to DPDK ports).
+        if (config_.p2p.advertise_host.empty()) {
+            const auto& first = dpdk_ports_->ports().front();
+            advertised_ = first.ipv4.family == Endpoint::Family::kIpv4 ? first.ipv4 : first.ipv6;
+            advertised_.port = config_.p2p.port;
+        } else {
+            advertised_ = *config::parse_numeric_endpoint(config_.p2p.advertise_host, config_.p2p.port);
+        }
+        io::set_telemetry_source([this] { return telemetry_counters(); });
+        return true;
+    }
+#endif
     auto adv = config::parse_numeric_endpoint(adv_host, workers_[0]->port());
     if (!adv) {
         *error = "p2p advertise_host " + adv_host + " is not a numeric address";
@@ -543,11 +662,35 @@ nlohmann::json Daemon::stats_json() const {
                     {"tx_submits", bs.tx_submits},         {"tx_gso_batches", bs.tx_gso_batches},
                     {"tx_dropped_full", bs.tx_dropped_full}, {"tx_errors", bs.tx_errors},
                     {"features", workers_.empty() ? std::string() : workers_[0]->features()}};
+    if (dpdk_ports_) {
+#ifdef VOXA_HAVE_DPDK
+        nlohmann::json xstats = nlohmann::json::object();
+        for (std::size_t i = 0; i < dpdk_ports_->ports().size(); ++i) {
+            nlohmann::json one = nlohmann::json::object();
+            for (const auto& [name, value] : dpdk_ports_->xstats(i)) one[name] = value;
+            xstats[dpdk_ports_->ports()[i].name] = std::move(one);
+        }
+        j["backend"]["xstats"] = std::move(xstats);
+#endif
+        j["backend"]["port"] = {{"ipackets", bs.port_ipackets}, {"opackets", bs.port_opackets},
+                                {"imissed", bs.port_imissed},   {"rx_nombuf", bs.port_rx_nombuf},
+                                {"ierrors", bs.port_ierrors},   {"oerrors", bs.port_oerrors}};
+        j["backend"]["rx_errors"] = bs.rx_errors;
+        j["backend"]["tx_unresolved"] = bs.tx_unresolved;
+        j["backend"]["tx_no_route"] = bs.tx_no_route;
+        j["backend"]["control_replies"] = bs.control_replies;
+        j["backend"]["solicitations"] = bs.solicitations;
+        j["backend"]["neighbours_learned"] = bs.neighbours_learned;
+    }
     j["drops"] = {{"node", counters(ns.drops, std::size_t(node::Drop::kCount), node_drop)},
                   {"circuit", counters(ns.circuit_drops, std::size_t(circuit::Drop::kCount), circuit_drop)},
                   {"link", counters(ls.drops, std::size_t(link::Drop::kCount), link_drop)},
                   {"reassembly", counters(rs.drops, std::size_t(reassembly::Drop::kCount), reassembly_drop)},
                   {"handover", handover_drops}};
+    if (dpdk_ports_) {
+        j["drops"]["frame"] = counters(bs.frame_drops, std::size_t(netstack::Drop::kCount), frame_drop);
+        j["drops"]["control"] = counters(bs.control_drops, std::size_t(netstack::ControlDrop::kCount), control_drop);
+    }
     j["local"] = nlohmann::json::parse(server_->stats_json(), nullptr, false);
     add_shm_json(&j);
     return j;

@@ -66,6 +66,8 @@ private:
     bool check_udp_port(std::string* error);
     bool open_segment(std::string* error);
     bool start_workers(std::string* error);
+    bool start_dpdk(std::string* error);          // EAL and ports (backend "dpdk")
+    std::vector<std::pair<std::string, uint64_t>> telemetry_counters() const;   // any thread
     // shm (daemon_shm.cpp)
     void poll_shm_commands();
     void apply(std::size_t ring, const shm::Command& c);
@@ -88,6 +90,12 @@ private:
     Endpoint advertised_{};
     directory::Directory directory_;
     reactor::Doorbell bell_;
+    // The DPDK backend's process-wide ports (backend "dpdk"); declared before the workers, whose backends point
+    // into it, so it is destroyed after them.
+    struct DpdkPortsDeleter {
+        void operator()(io::DpdkPorts* p) const noexcept;
+    };
+    std::unique_ptr<io::DpdkPorts, DpdkPortsDeleter> dpdk_ports_;
     std::unique_ptr<Mesh> mesh_;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<local::Server> server_;

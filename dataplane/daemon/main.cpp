@@ -3,6 +3,7 @@
 //   voxa-dataplane [--config DIR] [--data DIR]        run in the foreground until SIGTERM/SIGINT
 //   voxa-dataplane --check-config [--config DIR]      validate the configuration, print it, exit 0/1
 //   voxa-dataplane --show-identity [--data DIR]       create the identity if missing, print id and key
+//   voxa-dataplane --doctor [--config DIR]            check this host for the configured backend (daemon/doctor.h)
 //
 // DIR defaults come from VOXA_CONFIG_PATH / VOXA_DATA_PATH, else ./config and ./data.
 #include <csignal>
@@ -15,6 +16,7 @@
 #include "crypto/identity.h"
 #include "crypto/provider.h"
 #include "daemon/daemon.h"
+#include "daemon/doctor.h"
 
 namespace {
 
@@ -29,11 +31,13 @@ void on_signal(int) {
 int usage(const char* why) {
     if (why != nullptr) std::fprintf(stderr, "voxa-dataplane: %s\n", why);
     std::fprintf(stderr,
-                 "usage: voxa-dataplane [--config DIR] [--data DIR] [--check-config | --show-identity]\n"
+                 "usage: voxa-dataplane [--config DIR] [--data DIR] [--check-config | --show-identity | --doctor]\n"
                  "  --config DIR      configuration folder (default $VOXA_CONFIG_PATH or ./config)\n"
                  "  --data DIR        state folder: keys, socket (default $VOXA_DATA_PATH or ./data)\n"
                  "  --check-config    validate the configuration, print the effective one, exit\n"
-                 "  --show-identity   create the node identity if missing, print it as JSON, exit\n");
+                 "  --show-identity   create the node identity if missing, print it as JSON, exit\n"
+                 "  --doctor          check hugepages, IOMMU/vfio, NICs, NUMA, isolated cores, io_uring; exit 1 on a\n"
+                 "                    FAIL for the configured backend\n");
     return 2;
 }
 
@@ -41,7 +45,7 @@ int usage(const char* why) {
 
 int main(int argc, char** argv) {
     std::string config_dir, data_dir;
-    bool check = false, show_identity = false;
+    bool check = false, show_identity = false, doctor = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if ((a == "--config" || a == "--data") && i + 1 < argc) {
@@ -50,6 +54,8 @@ int main(int argc, char** argv) {
             check = true;
         } else if (a == "--show-identity") {
             show_identity = true;
+        } else if (a == "--doctor") {
+            doctor = true;
         } else if (a == "--help" || a == "-h") {
             usage(nullptr);
             return 0;
@@ -76,6 +82,17 @@ int main(int argc, char** argv) {
         return 0;
     }
 
+    if (doctor) {
+        // The configured backend decides which findings are fatal; without a readable config, check for io_uring.
+        std::string why;
+        auto c = voxa::config::load_from_environment(config_dir, data_dir, &why);
+        const std::string backend = c ? c->dataplane.backend : "io_uring";
+        if (!c) std::printf("WARN  config: %s (checking for io_uring)\n", why.c_str());
+        voxa::daemon::DoctorOptions options;
+        options.backend = backend;
+        options.dpdk_no_huge = c && c->dataplane.dpdk.no_huge;
+        return voxa::daemon::run_doctor(options, stdout);
+    }
     auto config = voxa::config::load_from_environment(config_dir, data_dir, &error);
     if (!config) {
         std::fprintf(stderr, "voxa-dataplane: %s\n", error.c_str());
@@ -88,11 +105,15 @@ int main(int argc, char** argv) {
     }
     voxa::LogLevel level = voxa::LogLevel::kInfo;
     if (voxa::parse_log_level(config->settings.log_level, &level)) voxa::set_log_level(level);
-    if (config->dataplane.backend != "io_uring") {
-        voxa::log(voxa::LogLevel::kError, "backend not available in this build",
+#ifndef VOXA_HAVE_DPDK
+    if (config->dataplane.backend == "dpdk") {
+        voxa::log(voxa::LogLevel::kError,
+                  "backend \"dpdk\" is not available: this build has no DPDK (install libdpdk-dev, rebuild with "
+                  "-Ddpdk=enabled)",
                   {{"backend", config->dataplane.backend}, {"file", (config->config_dir / "dataplane.json").string()}});
         return 1;
     }
+#endif
 
     auto daemon = voxa::daemon::Daemon::create(*config, &error);
     if (!daemon) {

@@ -9,6 +9,9 @@
 #include "common/log.h"
 #include "io/steering.h"
 #include "io/uring_backend.h"
+#ifdef VOXA_HAVE_DPDK
+#include "io/dpdk_backend.h"
+#endif
 #include "reactor/thread.h"
 #include "shm/segment.h"
 #include "voxa/assert.h"
@@ -49,7 +52,25 @@ std::unique_ptr<Worker> Worker::create(const WorkerConfig& config, const crypto:
     bc.workers = config.workers;
     bc.wake_fd = mesh.doorbell(config.index).fd();
     bc.cell_bytes = config.node.cell_bytes;
-    std::unique_ptr<io::Backend> backend = io::make_uring_backend(bc, error);
+    std::unique_ptr<io::Backend> backend;
+    if (config.backend_kind == "dpdk") {
+#ifdef VOXA_HAVE_DPDK
+        io::DpdkBackendConfig dc;
+        dc.ports = config.dpdk_ports;
+        dc.worker = config.index;
+        dc.workers = config.workers;
+        dc.wake_fd = bc.wake_fd;
+        dc.cell_bytes = bc.cell_bytes;
+        dc.tx_batch = bc.tx_batch < 512 ? bc.tx_batch : 512;
+        dc.idle_sleep_ns = config.dpdk_idle_sleep_ns;
+        dc.port_stats = config.index == 0;
+        backend = io::make_dpdk_backend(dc, error);
+#else
+        *error = "backend \"dpdk\": this build has no DPDK (install libdpdk-dev and rebuild with -Ddpdk=enabled)";
+#endif
+    } else {
+        backend = io::make_uring_backend(bc, error);
+    }
     if (!backend) return nullptr;
     return std::unique_ptr<Worker>(new Worker(config, identity, mesh, control_bell, std::move(backend)));
 }

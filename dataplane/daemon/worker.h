@@ -31,6 +31,10 @@
 #include "reactor/spsc_ring.h"
 #include "shm/stats.h"
 
+namespace voxa::io {
+class DpdkPorts;   // io/dpdk_eal.h (built only with DPDK)
+}
+
 namespace voxa::daemon {
 
 // Control thread -> worker. Pointers are owned by the command until the worker consumes it.
@@ -94,6 +98,11 @@ struct WorkerConfig {
     int cpu = -1;                                     // pin to this cpu; -1: do not pin
     node::NodeConfig node;
     io::UringConfig backend;
+    // "io_uring" (above) or "dpdk": a DpdkBackend on the process's ports (dpdk_ports, owned by the daemon and
+    // outliving the worker); worker 0 also reports the ports' own counters. "dpdk" fails in a build without DPDK.
+    std::string backend_kind = "io_uring";
+    io::DpdkPorts* dpdk_ports = nullptr;
+    uint64_t dpdk_idle_sleep_ns = 100'000;
     reactor::ReactorConfig reactor;
     std::size_t rx_budget = 64;
     std::size_t ring_slots = 4096;                    // command and event rings

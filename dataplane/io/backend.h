@@ -31,6 +31,21 @@ struct BackendStats {
     // Added beyond the agreed API:
     uint64_t tx_dropped_size = 0;    // transmit() of an empty datagram or one larger than a TX slot (cell_bytes)
     uint64_t rx_rearms = 0;          // receive requests re-armed (multishot ended: no buffer, CQ overflow)
+    // DPDK backend only (zero for io_uring). Frames that parse_udp did not deliver, by netstack::Drop, and ARP /
+    // neighbour-discovery frames not answered or learned from, by netstack::ControlDrop (index = reason).
+    static constexpr std::size_t kFrameDropsMax = 24, kControlDropsMax = 20;
+    uint64_t frame_drops[kFrameDropsMax] = {};
+    uint64_t control_drops[kControlDropsMax] = {};
+    uint64_t control_replies = 0;    // ARP replies and neighbour advertisements sent
+    uint64_t solicitations = 0;      // ARP requests and neighbour solicitations sent
+    uint64_t neighbours_learned = 0; // answers to our solicitations taken into the neighbour table
+    uint64_t tx_unresolved = 0;      // datagrams dropped: no MAC for the next hop yet (a solicitation is out)
+    uint64_t tx_no_route = 0;        // datagrams dropped: no port has an address of the destination's family
+    uint64_t rx_multi_segment = 0;   // frames in more than one mbuf (larger than the mbuf): dropped
+    // The port's own counters (rte_eth_stats), reported by the worker that owns the port's statistics (worker 0)
+    // and already folded into rx_no_buffer (imissed + rx_nombuf), rx_errors (ierrors), tx_errors (oerrors).
+    uint64_t port_ipackets = 0, port_opackets = 0, port_imissed = 0, port_rx_nombuf = 0, port_ierrors = 0,
+             port_oerrors = 0;
 };
 
 // Receives datagrams from Backend::poll(). `data` is writable (the engine decrypts in place) and valid only

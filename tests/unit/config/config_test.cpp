@@ -196,7 +196,8 @@ TEST(ConfigFile, UnknownKeySuggestsTheClosest) {
 
 TEST(ConfigFile, UnknownKeyFarFromAnyListsTheKnownKeys) {
     std::string const e = error_of("dataplane", R"({"dpdk": {"whatever": 1}})");
-    EXPECT_EQ(e, "config/dataplane.json: \"dpdk.whatever\": unknown key (known keys: eal_args, ports)");
+    EXPECT_EQ(e, "config/dataplane.json: \"dpdk.whatever\": unknown key (known keys: eal_args, ports, mempool_mbufs, "
+                 "mbuf_cache, rx_desc, tx_desc, file_prefix, in_memory, no_huge, hugepages)");
 }
 
 TEST(ConfigFile, DeepNestingIsRefused) {
@@ -498,7 +499,31 @@ TEST(ConfigRules, DataplaneKeys) {
          "config/dataplane.json: \"handover_slots\": expected a power of two 2..65536, got 1000"},
         {"dataplane", R"({"dpdk": {"eal_args": ["-l", 1]}})",
          "config/dataplane.json: \"dpdk.eal_args[1]\": expected a non-empty string of at most 256 bytes, got 1"},
-        {"dataplane", R"({"dpdk": {"ports": ["0000:01:00.0"], "eal_args": ["-n", "4"]}})", "(accepted)"},
+        {"dataplane", R"({"dpdk": {"ports": [{"device": "0000:01:00.0", "ipv4": "10.0.0.2/24"}], "eal_args": ["-n", "4"]}})",
+         "(accepted)"},
+        {"dataplane", R"({"dpdk": {"ports": ["0000:01:00.0"]}})",
+         "config/dataplane.json: \"dpdk.ports[0]\": expected an object {\"device\": \"net_af_packet0,iface=eth0\" or a "
+         "PCI address, \"ipv4\": \"10.77.0.12/24\", \"ipv6\"?, \"mac\"?, \"neighbours\"?}, got \"0000:01:00.0\""},
+        {"dataplane", R"({"dpdk": {"ports": [{"device": "net_null0", "ipv4": "10.0.0.2"}]}})",
+         "config/dataplane.json: \"dpdk.ports[0].ipv4\": expected an IPv4 address with its prefix, e.g. "
+         "\"10.77.0.12/24\", got \"10.0.0.2\""},
+        {"dataplane", R"({"dpdk": {"ports": [{"device": "net_null0"}]}})",
+         "config/dataplane.json: \"dpdk.ports[0]\": \"ipv4\" or \"ipv6\" is required (this node's address on that "
+         "port)"},
+        {"dataplane", R"({"dpdk": {"ports": [{"device": "net_null0", "ipv4": "10.0.0.2/24", "mac": "01:00:00:00:00:01"}]}})",
+         "config/dataplane.json: \"dpdk.ports[0].mac\": expected a unicast MAC address such as "
+         "\"02:00:00:00:00:01\", got \"01:00:00:00:00:01\""},
+        {"dataplane",
+         R"({"dpdk": {"ports": [{"device": "net_null0", "ipv4": "10.0.0.2/24", "neighbours": [{"ip": "10.0.0.1"}]}]}})",
+         "config/dataplane.json: \"dpdk.ports[0].neighbours[0]\": both \"ip\" and \"mac\" are required"},
+        {"dataplane", R"({"dpdk": {"rx_desc": 1000}})",
+         "config/dataplane.json: \"dpdk.rx_desc\": expected a power of two 64..16384, got 1000"},
+        {"dataplane", R"({"dpdk": {"file_prefix": "a/b"}})",
+         "config/dataplane.json: \"dpdk.file_prefix\": expected 0..64 of letters, digits, '-' and '_' (\"\": "
+         "voxa-<node id prefix>), got \"a/b\""},
+        {"dataplane", R"({"backend": "dpdk"})",
+         "config/dataplane.json: \"dpdk.ports\": at least one port is needed when \"backend\" is \"dpdk\" (e.g. "
+         "{\"device\": \"net_af_packet0,iface=eth0\", \"ipv4\": \"10.77.0.12/24\"})"},
     });
 }
 
@@ -659,7 +684,7 @@ TEST(ConfigEnv, OverridesReplaceTopLevelKeysWithTheKeysType) {
                             {"VOXA_P2P_BOOTSTRAP_NODES", nodes.dump()},
                             {"VOXA_DATAPLANE_CORES", "0, 1"},
                             {"VOXA_DATAPLANE_GSO", "false"},
-                            {"VOXA_DATAPLANE_DPDK", R"({"ports": ["0000:01:00.0"]})"},
+                            {"VOXA_DATAPLANE_DPDK", R"({"ports": [{"device": "0000:01:00.0", "ipv6": "fd00::2/64"}]})"},
                             {"VOXA_SETTINGS_NODE_NETWORK_LEVEL", "2"},
                             {"VOXA_SETTINGS_NODE_NAME", "relay 7"},
                             {"VOXA_SETTINGS_PLUGINS", "api,dns"},
@@ -676,7 +701,9 @@ TEST(ConfigEnv, OverridesReplaceTopLevelKeysWithTheKeysType) {
     EXPECT_EQ(to_hex(c->p2p.bootstrap_nodes[0].id), a.id);
     EXPECT_EQ(c->dataplane.cores, (std::vector<int>{0, 1}));
     EXPECT_FALSE(c->dataplane.gso);
-    EXPECT_EQ(c->dataplane.dpdk.ports, std::vector<std::string>{"0000:01:00.0"});
+    ASSERT_EQ(c->dataplane.dpdk.ports.size(), 1u);
+    EXPECT_EQ(c->dataplane.dpdk.ports[0].device, "0000:01:00.0");
+    EXPECT_EQ(c->dataplane.dpdk.ports[0].ipv6, "fd00::2/64");
     EXPECT_EQ(c->settings.node_network_level, 2);
     EXPECT_EQ(c->settings.node_name, "relay 7");
     EXPECT_EQ(c->settings.plugins, (std::vector<std::string>{"api", "dns"}));
@@ -819,7 +846,11 @@ TEST(ConfigJson, RoundTripThroughFiles) {
         "tx_flush_us": 0, "rx_buffers": 512, "rx_buffer_bytes": 9216, "tx_slots": 2048, "ring_entries": 256,
         "sqpoll": true, "gso": false, "gro": false, "bpf_steering": false, "idle_spins": 0, "sleep_max_us": 5,
         "circuits_max": 16, "reassembly_bytes_max": 2097152, "handover_slots": 64,
-        "dpdk": {"eal_args": ["-l", "0-1"], "ports": ["0000:01:00.0"]}})");
+        "dpdk": {"eal_args": ["-n", "4"], "mempool_mbufs": 4095, "mbuf_cache": 64, "rx_desc": 512, "tx_desc": 256,
+                 "file_prefix": "voxa-test", "in_memory": true, "no_huge": true, "hugepages": 128,
+                 "ports": [{"device": "net_af_packet0,iface=veth0", "ipv4": "10.77.0.12/24", "ipv6": "fd00::12/64",
+                            "mac": "02:00:00:00:00:0c",
+                            "neighbours": [{"ip": "10.77.0.1", "mac": "02:00:00:00:00:01"}]}]}})");
     std::string error;
     auto const first = load(src.path(), "data", no_env(), &error);
     ASSERT_TRUE(first) << error;

@@ -1,0 +1,586 @@
+// The DPDK backend on virtual ports, with the EAL started once for the whole binary (--no-huge --in-memory):
+//   net_ring (a port whose TX ring is its own RX ring: every frame sent comes back) for frame round trips, ARP,
+//   malformed frames and the statistics;
+//   net_af_packet on a veth pair inside a network namespace this process makes for itself, with the kernel's UDP
+//   stack on the other end: ARP resolution both ways and datagrams both ways between DPDK and a kernel socket
+//   (what an io_uring node on the same L2 segment sees).
+// When the EAL cannot start at all the binary exits 77 (skipped) with the reason.
+#include <arpa/inet.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "io/dpdk_backend.h"
+#include "io/dpdk_eal.h"
+#include "netstack/checksum.h"
+#include "netstack/control.h"
+#include "netstack/frame.h"
+
+namespace voxa::io {
+namespace {
+
+bool g_netns = false;   // this process has its own network namespace with veth0 <-> veth1
+
+// Turns TX checksum offload off on a kernel interface (what `ethtool -K <if> tx off` does). Over veth the kernel
+// leaves UDP checksums for the "hardware" to fill, and a packet socket (net_af_packet) on the peer sees them
+// unfinished: the DPDK node would drop every datagram as kBadUdpChecksum. Real NICs fill them on the wire.
+bool tx_checksum_off(const char* ifname) {
+    int const fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0) return false;
+    ethtool_value v{};
+    v.cmd = ETHTOOL_STXCSUM;
+    v.data = 0;
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+    ifr.ifr_data = reinterpret_cast<char*>(&v);
+    bool const ok = ioctl(fd, SIOCETHTOOL, &ifr) == 0;
+    ::close(fd);
+    return ok;
+}
+
+Endpoint v4(const char* ip, uint16_t port) {
+    Endpoint e;
+    e.family = Endpoint::Family::kIpv4;
+    e.port = port;
+    inet_pton(AF_INET, ip, e.addr.data());
+    return e;
+}
+
+class EalEnvironment : public ::testing::Environment {
+public:
+    void SetUp() override {
+        // A private network namespace first (before the EAL starts threads: a namespace is per thread, and threads
+        // inherit the creator's): the veth pair for the af_packet tests lives and dies with this process.
+        if (unshare(CLONE_NEWNET) == 0 &&
+            std::system("ip link add veth0 type veth peer name veth1 && ip link set veth0 up && "
+                        "ip link set veth1 up && ip addr add 10.99.0.1/24 dev veth1 && ip link set lo up") == 0) {
+            g_netns = tx_checksum_off("veth1");
+            if (!g_netns) std::fprintf(stderr, "dpdk_test: cannot turn TX checksum offload off on veth1\n");
+        } else {
+            std::fprintf(stderr, "dpdk_test: no private network namespace with a veth pair (not root?): the "
+                                 "af_packet tests will be skipped\n");
+        }
+        DpdkEalConfig c;
+        c.cores = {0};
+        c.file_prefix = "voxa-test-" + std::to_string(getpid());
+        c.in_memory = true;
+        c.no_huge = true;
+        c.memory_mb = 256;
+        c.devices = {"net_ring0"};
+        c.extra_args = {"--log-level", "lib.eal:error", "--no-telemetry"};
+        std::string error;
+        if (!eal_init(c, &error)) {
+            std::fprintf(stderr, "dpdk_test: SKIP: the DPDK EAL cannot start here: %s\n", error.c_str());
+            std::exit(77);
+        }
+    }
+};
+const auto* const g_env = ::testing::AddGlobalTestEnvironment(new EalEnvironment);
+
+// Collects what the backend hands up.
+struct Collector : RxHandler {
+    struct Got {
+        Endpoint from;
+        std::vector<uint8_t> bytes;
+    };
+    std::vector<Got> got;
+    void on_datagram(const Endpoint& from, uint8_t* data, std::size_t len) noexcept override {
+        got.push_back({from, std::vector<uint8_t>(data, data + len)});
+    }
+};
+
+const netstack::MacAddr kPeerMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x99}};
+
+// net_ring0 with our address 10.88.0.2/24:9000 and, so that frames to ourselves resolve, our own MAC as the
+// static neighbour of 10.88.0.2.
+std::unique_ptr<DpdkPorts> open_ring_port(std::string* error) {
+    DpdkPortsConfig pc;
+    pc.udp_port = 9000;
+    pc.mempool_mbufs = 4095;
+    pc.mbuf_cache = 32;
+    pc.rx_desc = 256;
+    pc.tx_desc = 256;
+    DpdkPortConfig port;
+    port.device = "net_ring0";
+    port.ipv4 = v4("10.88.0.2", 0);
+    port.ipv4_prefix = 24;
+    port.mac = netstack::MacAddr{{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}};   // net_ring has none of its own
+    pc.ports.push_back(port);
+    auto ports = DpdkPorts::open(pc, error);
+    if (!ports) return nullptr;
+    return ports;
+}
+
+std::unique_ptr<Backend> ring_backend(DpdkPorts& ports, bool self_neighbour) {
+    if (self_neighbour) {
+        ports.ports()[0].neighbours = {{netstack::IpAddr::of(v4("10.88.0.2", 0)), ports.ports()[0].local.mac}};
+    }
+    DpdkBackendConfig bc;
+    bc.ports = &ports;
+    bc.port_stats = true;
+    bc.port_stats_ns = 0;   // read the port's counters at every poll
+    std::string error;
+    auto b = make_dpdk_backend(bc, &error);
+    EXPECT_TRUE(b) << error;
+    return b;
+}
+
+// Sends a raw frame on queue 0 of the ring port: it comes back on RX queue 0.
+void inject(const DpdkPorts& ports, std::span<const uint8_t> frame) {
+    rte_mbuf* m = rte_pktmbuf_alloc(ports.ports()[0].pool);
+    ASSERT_NE(m, nullptr);
+    char* out = rte_pktmbuf_append(m, uint16_t(frame.size()));
+    ASSERT_NE(out, nullptr);
+    std::memcpy(out, frame.data(), frame.size());
+    ASSERT_EQ(rte_eth_tx_burst(ports.ports()[0].port_id, 0, &m, 1), 1);
+}
+
+// Takes every frame waiting on the ring port's RX queue 0 (what the backend transmitted).
+std::vector<std::vector<uint8_t>> drain(const DpdkPorts& ports) {
+    std::vector<std::vector<uint8_t>> out;
+    std::array<rte_mbuf*, 32> b;
+    while (uint16_t n = rte_eth_rx_burst(ports.ports()[0].port_id, 0, b.data(), 32)) {
+        for (uint16_t i = 0; i < n; ++i) {
+            auto* d = rte_pktmbuf_mtod(b[i], uint8_t*);
+            out.emplace_back(d, d + rte_pktmbuf_data_len(b[i]));
+        }
+        rte_pktmbuf_free_bulk(b.data(), n);
+    }
+    return out;
+}
+
+TEST(DpdkEal, ArgumentsFollowTheConfig) {
+    DpdkEalConfig c;
+    c.cores = {3, 5};
+    c.file_prefix = "voxa-abcd1234";
+    c.in_memory = true;
+    c.no_huge = true;
+    c.memory_mb = 128;
+    c.devices = {"net_af_packet0,iface=veth0", "0000:03:00.0"};
+    c.extra_args = {"-n", "4"};
+    std::vector<std::string> const want = {"voxa-dataplane", "-l", "3", "--main-lcore", "3", "--file-prefix",
+                                           "voxa-abcd1234", "--no-huge", "--no-shconf", "-m", "128", "--vdev",
+                                           "net_af_packet0,iface=veth0", "-a", "0000:03:00.0", "-n", "4"};
+    // (no --no-pci: a PCI port is listed)
+    EXPECT_EQ(eal_arguments(c), want);
+    c.no_huge = false;
+    c.memory_mb = 0;
+    c.devices.clear();
+    c.extra_args.clear();
+    EXPECT_EQ(eal_arguments(c), (std::vector<std::string>{"voxa-dataplane", "-l", "3", "--main-lcore", "3",
+                                                          "--file-prefix", "voxa-abcd1234", "--in-memory",
+                                                          "--no-pci"}));
+    EXPECT_TRUE(eal_running());
+}
+
+TEST(DpdkPorts, UnknownDeviceNamesTheKey) {
+    DpdkPortsConfig pc;
+    pc.udp_port = 9000;
+    DpdkPortConfig port;
+    port.device = "net_nosuch7";
+    port.ipv4 = v4("10.0.0.1", 0);
+    port.ipv4_prefix = 24;
+    pc.ports.push_back(port);
+    std::string error;
+    EXPECT_EQ(DpdkPorts::open(pc, &error), nullptr);
+    EXPECT_NE(error.find("dpdk.ports[0].device"), std::string::npos) << error;
+    pc.udp_port = 0;
+    EXPECT_EQ(DpdkPorts::open(pc, &error), nullptr);
+    EXPECT_NE(error.find("p2p.port"), std::string::npos) << error;
+}
+
+TEST(DpdkPorts, TooFewMbufsNamesTheKey) {
+    DpdkPortsConfig pc;
+    pc.udp_port = 9000;
+    pc.mempool_mbufs = 1023;
+    pc.rx_desc = 1024;
+    DpdkPortConfig port;
+    port.device = "net_ring0";
+    port.ipv4 = v4("10.88.0.2", 0);
+    port.ipv4_prefix = 24;
+    pc.ports.push_back(port);
+    std::string error;
+    EXPECT_EQ(DpdkPorts::open(pc, &error), nullptr);
+    EXPECT_NE(error.find("dpdk.mempool_mbufs"), std::string::npos) << error;
+}
+
+TEST(DpdkPorts, PortWithoutAMacNamesTheKey) {
+    DpdkPortsConfig pc;
+    pc.udp_port = 9000;
+    pc.mempool_mbufs = 4095;
+    pc.rx_desc = 256;
+    pc.tx_desc = 256;
+    DpdkPortConfig port;
+    port.device = "net_ring0";   // net_ring's own MAC is all zeros
+    port.ipv4 = v4("10.88.0.2", 0);
+    port.ipv4_prefix = 24;
+    pc.ports.push_back(port);
+    std::string error;
+    EXPECT_EQ(DpdkPorts::open(pc, &error), nullptr);
+    EXPECT_NE(error.find("dpdk.ports[0].mac"), std::string::npos) << error;
+}
+
+TEST(DpdkBackend, FrameRoundTripThroughTheRingPort) {
+    std::string error;
+    auto ports = open_ring_port(&error);
+    ASSERT_TRUE(ports) << error;
+    auto b = ring_backend(*ports, true);
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->local_port(), 9000);
+    EXPECT_NE(b->features().find("dpdk,net_ring"), std::string::npos) << b->features();
+    Collector c;
+    std::vector<uint8_t> cell(1280);
+    for (std::size_t i = 0; i < cell.size(); ++i) cell[i] = uint8_t(i * 7);
+    for (int i = 0; i < 10; ++i) {
+        cell[0] = uint8_t(i);
+        b->transmit(v4("10.88.0.2", 9000), cell);
+    }
+    EXPECT_TRUE(b->tx_pending());
+    b->flush();
+    EXPECT_FALSE(b->tx_pending());
+    EXPECT_EQ(b->poll(c, 64), 10u);
+    ASSERT_EQ(c.got.size(), 10u);
+    for (int i = 0; i < 10; ++i) {
+        EXPECT_EQ(c.got[std::size_t(i)].from, v4("10.88.0.2", 9000));
+        cell[0] = uint8_t(i);
+        EXPECT_EQ(c.got[std::size_t(i)].bytes, cell);
+    }
+    const BackendStats& s = b->stats();
+    EXPECT_EQ(s.tx_packets, 10u);
+    EXPECT_EQ(s.tx_bytes, 12800u);
+    EXPECT_EQ(s.rx_packets, 10u);
+    EXPECT_EQ(s.port_ipackets, 10u);   // the port's own counters, read at that poll
+    EXPECT_EQ(s.port_opackets, 10u);
+    // Budget: a poll hands up at most `budget`, the rest comes at the next.
+    for (int i = 0; i < 5; ++i) b->transmit(v4("10.88.0.2", 9000), cell);
+    b->flush();
+    Collector c2;
+    EXPECT_EQ(b->poll(c2, 3), 3u);
+    EXPECT_EQ(b->poll(c2, 64), 2u);
+}
+
+// Two workers on a port limited to one queue pair: worker 1 has neither an RX nor a TX queue; its frames go
+// through the port's ring and worker 0 sends them, and worker 0 receives everything (the worker mesh hands
+// datagrams over). Without the limit each worker has its own pair (net_ring has 16).
+TEST(DpdkBackend, WorkerWithoutQueuesSendsThroughWorkerZero) {
+    DpdkPortsConfig pc;
+    pc.workers = 2;
+    pc.queues_max = 1;
+    pc.udp_port = 9000;
+    pc.mempool_mbufs = 4095;
+    pc.mbuf_cache = 32;
+    pc.rx_desc = 256;
+    pc.tx_desc = 256;
+    DpdkPortConfig port;
+    port.device = "net_ring0";
+    port.ipv4 = v4("10.88.0.2", 0);
+    port.ipv4_prefix = 24;
+    port.mac = netstack::MacAddr{{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}};
+    port.neighbours = {{netstack::IpAddr::of(v4("10.88.0.2", 0)), *port.mac}};
+    pc.ports.push_back(port);
+    std::string error;
+    auto ports = DpdkPorts::open(pc, &error);
+    ASSERT_TRUE(ports) << error;
+    EXPECT_EQ(ports->ports()[0].rx_queues, 1);
+    EXPECT_NE(ports->ports()[0].tx_ring, nullptr);
+    DpdkBackendConfig bc;
+    bc.ports = ports.get();
+    bc.workers = 2;
+    auto w0 = make_dpdk_backend(bc, &error);
+    bc.worker = 1;
+    auto w1 = make_dpdk_backend(bc, &error);
+    ASSERT_TRUE(w0 && w1) << error;
+    std::vector<uint8_t> cell(1280, 0x42);
+    for (int i = 0; i < 3; ++i) w1->transmit(v4("10.88.0.2", 9000), cell);
+    w1->flush();
+    EXPECT_EQ(w1->stats().tx_packets, 3u);   // handed to the ring
+    Collector c1, c0;
+    EXPECT_EQ(w1->poll(c1, 64), 0u);         // no RX queue of its own
+    w0->flush();                             // worker 0 drains the ring into its queue
+    EXPECT_EQ(w0->poll(c0, 64), 3u);
+    ASSERT_EQ(c0.got.size(), 3u);
+    EXPECT_EQ(c0.got[0].bytes, cell);
+}
+
+TEST(DpdkBackend, EachWorkerHasItsOwnQueuePairWhereThePortHasThem) {
+    DpdkPortsConfig pc;
+    pc.workers = 2;
+    pc.udp_port = 9000;
+    pc.mempool_mbufs = 4095;
+    pc.mbuf_cache = 32;
+    pc.rx_desc = 256;
+    pc.tx_desc = 256;
+    DpdkPortConfig port;
+    port.device = "net_ring0";
+    port.ipv4 = v4("10.88.0.2", 0);
+    port.ipv4_prefix = 24;
+    port.mac = netstack::MacAddr{{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}};
+    port.neighbours = {{netstack::IpAddr::of(v4("10.88.0.2", 0)), *port.mac}};
+    pc.ports.push_back(port);
+    std::string error;
+    auto ports = DpdkPorts::open(pc, &error);
+    ASSERT_TRUE(ports) << error;
+    EXPECT_EQ(ports->ports()[0].rx_queues, 2);
+    EXPECT_EQ(ports->ports()[0].tx_queues, 2);
+    EXPECT_EQ(ports->ports()[0].tx_ring, nullptr);
+    DpdkBackendConfig bc;
+    bc.ports = ports.get();
+    bc.workers = 2;
+    auto w0 = make_dpdk_backend(bc, &error);
+    bc.worker = 1;
+    auto w1 = make_dpdk_backend(bc, &error);
+    ASSERT_TRUE(w0 && w1) << error;
+    std::vector<uint8_t> cell(1280, 0x43);
+    w1->transmit(v4("10.88.0.2", 9000), cell);
+    w1->flush();
+    Collector c0, c1;
+    EXPECT_EQ(w0->poll(c0, 64), 0u);   // net_ring loops queue 1 back to queue 1
+    EXPECT_EQ(w1->poll(c1, 64), 1u);
+}
+
+TEST(DpdkBackend, ArpRequestForOurAddressIsAnswered) {
+    std::string error;
+    auto ports = open_ring_port(&error);
+    ASSERT_TRUE(ports) << error;
+    auto b = ring_backend(*ports, false);
+    ASSERT_TRUE(b);
+    const netstack::MacAddr ours = ports->ports()[0].local.mac;
+    std::array<uint8_t, netstack::kArpFrameBytes> req{};
+    netstack::LocalAddrs peer;
+    peer.mac = kPeerMac;
+    peer.add(v4("10.88.0.1", 0));
+    ASSERT_EQ(netstack::build_solicitation(req, peer, netstack::IpAddr::of(v4("10.88.0.2", 0)), nullptr),
+              netstack::kArpFrameBytes);
+    inject(*ports, req);
+    Collector c;
+    EXPECT_EQ(b->poll(c, 64), 1u);
+    EXPECT_TRUE(c.got.empty());
+    b->flush();
+    auto const sent = drain(*ports);
+    ASSERT_EQ(sent.size(), 1u);
+    const auto& r = sent[0];
+    ASSERT_GE(r.size(), 42u);
+    EXPECT_TRUE(std::equal(r.begin(), r.begin() + 6, kPeerMac.b.begin()));   // to the asker
+    EXPECT_TRUE(std::equal(r.begin() + 6, r.begin() + 12, ours.b.begin()));  // from us
+    EXPECT_EQ(netstack::load_be16(&r[12]), netstack::kEtherTypeArp);
+    EXPECT_EQ(netstack::load_be16(&r[20]), 2);                                 // reply
+    EXPECT_TRUE(std::equal(r.begin() + 22, r.begin() + 28, ours.b.begin()));  // sender MAC: ours
+    EXPECT_EQ(std::vector<uint8_t>(r.begin() + 28, r.begin() + 32), (std::vector<uint8_t>{10, 88, 0, 2}));
+    EXPECT_EQ(std::vector<uint8_t>(r.begin() + 38, r.begin() + 42), (std::vector<uint8_t>{10, 88, 0, 1}));
+    EXPECT_EQ(b->stats().control_replies, 1u);
+    EXPECT_EQ(b->stats().tx_packets, 0u);   // control frames are not datagrams
+}
+
+TEST(DpdkBackend, UnresolvedDestinationSolicitsAndDropsThenLearnsTheAnswer) {
+    std::string error;
+    auto ports = open_ring_port(&error);
+    ASSERT_TRUE(ports) << error;
+    auto b = ring_backend(*ports, false);
+    ASSERT_TRUE(b);
+    Collector c;
+    std::vector<uint8_t> cell(1280, 0xAB);
+    b->transmit(v4("10.88.0.1", 9000), cell);
+    EXPECT_EQ(b->stats().tx_unresolved, 1u);
+    EXPECT_EQ(b->stats().solicitations, 1u);
+    b->flush();
+    auto const sent = drain(*ports);
+    ASSERT_EQ(sent.size(), 1u);   // the ARP request, broadcast
+    EXPECT_EQ(netstack::load_be16(&sent[0][12]), netstack::kEtherTypeArp);
+    EXPECT_EQ(netstack::load_be16(&sent[0][20]), 1);
+    // The peer answers (a reply to our MAC from kPeerMac): build it by answering the request with the peer's
+    // own stack.
+    netstack::LocalAddrs peer;
+    peer.mac = kPeerMac;
+    peer.add(v4("10.88.0.1", 9000));
+    netstack::NeighbourTable peer_table(8);
+    std::array<uint8_t, netstack::kControlFrameMax> reply{};
+    std::size_t reply_len = 0;
+    ASSERT_EQ(netstack::handle_control(sent[0], peer, peer_table, 1, reply, &reply_len), netstack::ControlDrop::kNone);
+    ASSERT_EQ(reply_len, netstack::kArpFrameBytes);
+    inject(*ports, std::span<const uint8_t>(reply.data(), reply_len));
+    EXPECT_EQ(b->poll(c, 64), 1u);
+    EXPECT_EQ(b->stats().neighbours_learned, 1u);
+    // Now the datagram goes out to the peer's MAC, with correct checksums.
+    b->transmit(v4("10.88.0.1", 9000), cell);
+    b->flush();
+    auto const data = drain(*ports);
+    ASSERT_EQ(data.size(), 1u);
+    EXPECT_TRUE(std::equal(data[0].begin(), data[0].begin() + 6, kPeerMac.b.begin()));
+    netstack::ParsedUdp p;
+    EXPECT_EQ(netstack::parse_udp(data[0], peer, true, &p), netstack::Drop::kNone);
+    EXPECT_EQ(p.from, v4("10.88.0.2", 9000));
+    EXPECT_EQ(p.payload_len, 1280u);
+    EXPECT_EQ(b->stats().tx_packets, 1u);
+}
+
+TEST(DpdkBackend, MalformedFramesAreDroppedAndCountedByReason) {
+    std::string error;
+    auto ports = open_ring_port(&error);
+    ASSERT_TRUE(ports) << error;
+    auto b = ring_backend(*ports, true);
+    ASSERT_TRUE(b);
+    const netstack::MacAddr ours = ports->ports()[0].local.mac;
+    // A valid frame to us, then broken copies of it.
+    std::vector<uint8_t> good(42 + 100, 0x5A);
+    netstack::write_udp_headers(std::span<uint8_t>(good.data(), 42), kPeerMac, ours, v4("10.88.0.1", 9000),
+                                v4("10.88.0.2", 9000), std::span<const uint8_t>(good.data() + 42, 100),
+                                netstack::ChecksumMode::kSoftware);
+    std::vector<uint8_t> bad_udp = good;
+    bad_udp.back() ^= 1;
+    std::vector<uint8_t> not_ip = good;
+    netstack::store_be16(&not_ip[12], 0x88CC);   // LLDP
+    std::vector<uint8_t> wrong_port = good;
+    netstack::write_udp_headers(std::span<uint8_t>(wrong_port.data(), 42), kPeerMac, ours, v4("10.88.0.1", 9000),
+                                v4("10.88.0.2", 9001), std::span<const uint8_t>(wrong_port.data() + 42, 100),
+                                netstack::ChecksumMode::kSoftware);
+    std::vector<uint8_t> truncated(good.begin(), good.begin() + 30);
+    for (const auto* f : {&good, &bad_udp, &not_ip, &wrong_port, &truncated}) inject(*ports, *f);
+    Collector c;
+    EXPECT_EQ(b->poll(c, 64), 5u);
+    ASSERT_EQ(c.got.size(), 1u);
+    EXPECT_EQ(c.got[0].bytes, std::vector<uint8_t>(100, 0x5A));
+    const BackendStats& s = b->stats();
+    EXPECT_EQ(s.frame_drops[std::size_t(netstack::Drop::kBadUdpChecksum)], 1u);
+    EXPECT_EQ(s.frame_drops[std::size_t(netstack::Drop::kNotIp)], 1u);
+    EXPECT_EQ(s.frame_drops[std::size_t(netstack::Drop::kNotOurPort)], 1u);
+    EXPECT_EQ(s.frame_drops[std::size_t(netstack::Drop::kShort)], 1u);
+    EXPECT_EQ(s.rx_packets, 5u);
+    // Oversized and empty datagrams are refused at transmit().
+    std::vector<uint8_t> big(1281);
+    b->transmit(v4("10.88.0.2", 9000), big);
+    b->transmit(v4("10.88.0.2", 9000), {});
+    EXPECT_EQ(b->stats().tx_dropped_size, 2u);
+}
+
+TEST(DpdkBackend, IdleWaitSleepsBriefly) {
+    std::string error;
+    auto ports = open_ring_port(&error);
+    ASSERT_TRUE(ports) << error;
+    auto b = ring_backend(*ports, true);
+    ASSERT_TRUE(b);
+    auto const t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 100; ++i) b->wait(1'000'000'000);   // capped at 16 x idle_sleep_ns (1.6 ms)
+    auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    EXPECT_LT(ms.count(), 500);
+    EXPECT_GE(ms.count(), 5);
+}
+
+// DPDK on veth0 (net_af_packet) and the kernel's UDP stack on veth1 (10.99.0.1): ARP both ways, datagrams both
+// ways, from a worker thread as the daemon runs it.
+TEST(DpdkAfPacket, InteroperatesWithAKernelSocket) {
+    if (!g_netns) GTEST_SKIP() << "no private network namespace (needs root)";
+    DpdkEalConfig ec;
+    ec.devices = {"net_af_packet0,iface=veth0"};
+    std::string error;
+    ASSERT_TRUE(eal_init(ec, &error)) << error;
+    DpdkPortsConfig pc;
+    pc.udp_port = 9100;
+    pc.mempool_mbufs = 4095;
+    pc.mbuf_cache = 32;
+    pc.rx_desc = 256;
+    pc.tx_desc = 256;
+    DpdkPortConfig port;
+    port.device = "net_af_packet0,iface=veth0";
+    port.ipv4 = v4("10.99.0.2", 0);
+    port.ipv4_prefix = 24;
+    pc.ports.push_back(port);
+    auto ports = DpdkPorts::open(pc, &error);
+    ASSERT_TRUE(ports) << error;
+    EXPECT_NE(ports->features().find("net_af_packet"), std::string::npos) << ports->features();
+    DpdkBackendConfig bc;
+    bc.ports = ports.get();
+    bc.port_stats = true;
+    auto b = make_dpdk_backend(bc, &error);
+    ASSERT_TRUE(b) << error;
+
+    int const fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in me{};
+    me.sin_family = AF_INET;
+    me.sin_port = htons(9200);
+    inet_pton(AF_INET, "10.99.0.1", &me.sin_addr);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&me), sizeof me), 0);
+    sockaddr_in node{};
+    node.sin_family = AF_INET;
+    node.sin_port = htons(9100);
+    inet_pton(AF_INET, "10.99.0.2", &node.sin_addr);
+
+    // The worker: echoes every datagram back to its sender until it has echoed `want`.
+    struct Echo : RxHandler {
+        Backend* b = nullptr;
+        int echoed = 0;
+        void on_datagram(const Endpoint& from, uint8_t* data, std::size_t len) noexcept override {
+            b->transmit(from, std::span<const uint8_t>(data, len));
+            ++echoed;
+        }
+    } echo;
+    echo.b = b.get();
+    std::atomic<bool> stop{false};
+    std::thread worker([&] {
+        while (!stop.load()) {
+            if (b->poll(echo, 64) == 0) b->wait(50'000);
+            b->flush();
+        }
+    });
+    // The kernel resolves 10.99.0.2 by ARP (answered by the backend), the backend resolves 10.99.0.1 (answered
+    // by the kernel); the first echoes are dropped while unresolved, so send until replies come back.
+    int replies = 0;
+    std::array<uint8_t, 2048> buf{};
+    std::vector<uint8_t> msg(1280);
+    for (int i = 0; i < 400 && replies < 20; ++i) {
+        msg[0] = uint8_t(i);
+        ASSERT_EQ(::sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&node), sizeof node),
+                  ssize_t(msg.size()));
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        for (;;) {
+            sockaddr_in from{};
+            socklen_t fl = sizeof from;
+            ssize_t const n = ::recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &fl);
+            if (n < 0) break;
+            EXPECT_EQ(n, 1280);
+            EXPECT_EQ(from.sin_port, htons(9100));
+            ++replies;
+        }
+    }
+    stop = true;
+    worker.join();
+    ::close(fd);
+    const BackendStats& s = b->stats();
+    std::string drops;
+    for (std::size_t i = 0; i < std::size_t(netstack::Drop::kCount); ++i) {
+        if (s.frame_drops[i] != 0) drops += std::string(netstack::drop_name(netstack::Drop(i))) + "=" + std::to_string(s.frame_drops[i]) + " ";
+    }
+    for (std::size_t i = 0; i < std::size_t(netstack::ControlDrop::kCount); ++i) {
+        if (s.control_drops[i] != 0) {
+            drops += std::string(netstack::control_drop_name(netstack::ControlDrop(i))) + "=" +
+                     std::to_string(s.control_drops[i]) + " ";
+        }
+    }
+    EXPECT_GE(replies, 20) << "drops: " << drops << " solicitations " << s.solicitations << " unresolved "
+                           << s.tx_unresolved;
+    EXPECT_GE(s.control_replies, 1u);       // we answered the kernel's ARP request
+    EXPECT_GE(s.neighbours_learned, 1u);    // and learned the kernel's MAC from our own
+    EXPECT_GE(s.tx_packets, 20u);
+    EXPECT_GT(s.port_ipackets, 0u);
+}
+
+}  // namespace
+}  // namespace voxa::io
