@@ -5,6 +5,8 @@
 #   scripts/devnet.sh start N [--netns] [--relays R] [--hops H] [--n N] [--k K] [--parts-per-relay M]
 #                             [--cell-bytes B] [--extra-p2p JSON] [--bootstrap 0,1|all] [--dir D] [--build DIR]
 #                             [--timeout S] [--no-control] [--api-base P] [--port-base B]
+#                             [--backend uring|dpdk|mixed] [--dpdk-nodes 1,3] [--dpdk-vdev af_packet|tap] [--hugepages]
+#                             [--dpdk-arp]
 #   scripts/devnet.sh stop [--dir D]
 #   scripts/devnet.sh status [--dir D] [--build DIR]
 #
@@ -23,6 +25,20 @@
 # p2p.json (for tests: {"gossip_interval_s": 1}).
 # stop: SIGTERM to every voxa-control, then to every voxa-dataplane, SIGKILL what is left after 12 s / 3 s, then
 # deletes namespaces, veths and the bridge. Leaves nothing.
+# --backend (default uring): dpdk = every node runs the DPDK backend, mixed = the even-indexed relays do (or the
+# nodes --dpdk-nodes lists) and the rest io_uring; both imply --netns. A DPDK node runs in its namespace on
+# net_af_packet over its veth eth0 (--dpdk-vdev tap: on a net_tap device joined to eth0 inside the namespace), owns
+# the node's address (the kernel side of eth0 has none: scripts/netns.sh), EAL with --no-huge --in-memory (with
+# --hugepages: real 2 MiB pages, reserved through scripts/hugepages.sh, 128 per DPDK node, never released by stop),
+# file prefix <netns prefix>-dpdkI, and voxa-control beside it as for io_uring nodes. nodes.json then also names
+# each node's "backend" ("dpdk" / "io_uring"), its host-side "veth", its "mac" and its DPDK "file_prefix".
+# A DPDK node gets every other node's MAC as a static neighbour (dpdk.ports[0].neighbours), because the backend
+# DROPS a datagram to an unresolved address (it does not queue it as the kernel does): a relay's first EXTEND to
+# a node it never talked to would be lost, the circuit build time out and the relay be avoided for 30 s.
+# --dpdk-arp leaves the table empty: DPDK nodes then learn every MAC through ARP. The io_uring nodes always use
+# ARP (the DPDK nodes answer it). On a tap port the DPDK node's MAC is set (02:76:78:...) so that it is known.
+# Namespaces, veths, bridge and subnet follow VOXA_NETNS_PREFIX / VOXA_NETNS_SUBNET (scripts/netns.sh); the owner
+# file is /run/<prefix>-devnet.netns-owner.
 # Defaults: --dir /tmp/voxa-devnet, --build build/release (relative to the repository root).
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
@@ -31,7 +47,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$voxa_root/scripts/netns.sh"
 
 usage() {
-    sed -n '5,9p' "${BASH_SOURCE[0]}" | sed 's/^# *//' >&2
+    sed -n '5,11p' "${BASH_SOURCE[0]}" | sed 's/^# *//' >&2
     exit 2
 }
 
@@ -55,6 +71,11 @@ timeout_s=20
 control=1
 api_base=9900
 port_base=9000
+backend=uring
+dpdk_nodes=""
+dpdk_vdev=af_packet
+hugepages=0
+dpdk_arp=0
 
 if [[ "$cmd" == start ]]; then
     [[ $# -ge 1 && "$1" =~ ^[0-9]+$ ]] || usage
@@ -78,6 +99,11 @@ while [[ $# -gt 0 ]]; do
         --no-control) control=0; shift ;;
         --api-base) api_base="$2"; shift 2 ;;
         --port-base) port_base="$2"; shift 2 ;;
+        --backend) backend="$2"; shift 2 ;;
+        --dpdk-nodes) dpdk_nodes="$2"; shift 2 ;;
+        --dpdk-vdev) dpdk_vdev="$2"; shift 2 ;;
+        --hugepages) hugepages=1; shift ;;
+        --dpdk-arp) dpdk_arp=1; shift ;;
         -h | --help) usage ;;
         *) voxa_log "unknown option: $1"; usage ;;
     esac
@@ -85,9 +111,15 @@ done
 [[ "$port_base" =~ ^[0-9]+$ && "$port_base" -ge 1024 && "$port_base" -le 65000 ]] \
     || voxa_die "--port-base: expected an integer 1024..65000, got '$port_base'"
 export VOXA_DEVNET_PORT_BASE="$port_base"
+case "$backend" in uring | io_uring) backend=uring ;; dpdk | mixed) netns=1 ;;
+    *) voxa_die "--backend: expected uring, dpdk or mixed, got '$backend'" ;; esac
+[[ "$dpdk_vdev" == af_packet || "$dpdk_vdev" == tap ]] || voxa_die "--dpdk-vdev: expected af_packet or tap"
+[[ -z "$dpdk_nodes" || "$dpdk_nodes" =~ ^[0-9]+(,[0-9]+)*$ ]] || voxa_die "--dpdk-nodes: expected a list like 1,3"
+[[ -z "$dpdk_nodes" || "$backend" == mixed ]] || voxa_die "--dpdk-nodes needs --backend mixed"
+export VOXA_DEVNET_SUBNET="$voxa_netns_subnet" VOXA_DEVNET_NETNS_ID="$voxa_netns_id"
 [[ "$build" == /* ]] || build="$voxa_root/$build"
 daemon="$build/dataplane/daemon/voxa-dataplane"
-netns_owner=/run/voxa-devnet.netns-owner   # the directory of the devnet that holds the voxa-dev namespaces
+netns_owner="/run/$voxa_netns_id-devnet.netns-owner"   # the directory of the devnet that holds the namespaces
 voxactl="$build/controlplane/voxactl/voxactl"
 control_bin="$build/controlplane/control/voxa-control"
 
@@ -132,7 +164,7 @@ stop_nodes() {
         voxa_netns_down
         rm -f "$netns_owner"
     fi
-    rm -f "$dir/mode"
+    rm -f "$dir/mode" "$dir/dpdk_nodes"
 }
 
 # in_node I CMD...: runs CMD where node I's loopback is (inside its namespace in --netns mode).
@@ -164,6 +196,30 @@ start() {
     [[ "$count" -ge 2 ]] || voxa_die "need at least 2 nodes"
     [[ -n "$relays" ]] || relays=$((count - 2))
     [[ "$relays" -le "$count" ]] || voxa_die "--relays $relays > N $count"
+    # The DPDK nodes, space-separated (written to $dir/dpdk_nodes below: stop and status read it back).
+    local dpdk_list="" i
+    if [[ "$backend" == dpdk ]]; then
+        for ((i = 0; i < count; i++)); do dpdk_list+="$i "; done
+    elif [[ "$backend" == mixed && -n "$dpdk_nodes" ]]; then
+        for i in ${dpdk_nodes//,/ }; do
+            [[ "$i" -lt "$count" ]] || voxa_die "--dpdk-nodes: node $i does not exist (N = $count)"
+            dpdk_list+="$i "
+        done
+    elif [[ "$backend" == mixed ]]; then
+        for ((i = 0; i < relays; i += 2)); do dpdk_list+="$i "; done
+    fi
+    if [[ "$backend" != uring ]]; then
+        [[ -n "$dpdk_list" ]] || voxa_die "--backend mixed: no DPDK node (no relay at an even index; use --dpdk-nodes)"
+        if [[ $hugepages -eq 1 ]]; then
+            local want have
+            want=$(( $(wc -w <<<"$dpdk_list") * 128 ))
+            have="$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages 2>/dev/null || echo 0)"
+            if [[ "$have" -lt "$want" ]]; then
+                "$voxa_root/scripts/hugepages.sh" reserve "$want" \
+                    || voxa_die "--hugepages: reserving $want pages failed"
+            fi
+        fi
+    fi
     if [[ $netns -eq 1 && "$(id -u)" -ne 0 ]]; then voxa_die "--netns needs root"; fi
 
     mkdir -p "$dir" || voxa_die "cannot create $dir"
@@ -180,13 +236,21 @@ start() {
                 "(scripts/devnet.sh stop --dir ${owner:-DIR}, or scripts/netns.sh down)"
         fi
         echo netns >"$dir/mode"
+        echo "$dpdk_list" >"$dir/dpdk_nodes"
         mkdir -p "$(dirname "$netns_owner")" && echo "$dir" >"$netns_owner"
-        voxa_netns_up "$count" || { voxa_netns_down; voxa_die "creating the namespaces failed"; }
+        VOXA_NETNS_DPDK_VDEV="$dpdk_vdev" voxa_netns_up "$count" "$dpdk_list" \
+            || { voxa_netns_down; voxa_die "creating the namespaces failed"; }
     else
         echo loopback >"$dir/mode"
     fi
 
-    local i ids=() keys=() line
+    # Every node's MAC on the segment (netns mode): its eth0's, or on a tap port the one set below in python.
+    local ids=() keys=() line macs=()
+    if [[ $netns -eq 1 ]]; then
+        for ((i = 0; i < count; i++)); do
+            macs+=("$(ip -n "$(voxa_netns_name "$i")" -br link show eth0 | awk '{print $3}')")
+        done
+    fi
     for ((i = 0; i < count; i++)); do
         mkdir -p "$dir/node$i/config" "$dir/node$i/data"
         line="$("$daemon" --show-identity --data "$dir/node$i/data" 2>"$dir/node$i/identity.log")" \
@@ -198,16 +262,40 @@ start() {
 
     # Every config in one go; python3 writes the JSON so that --extra-p2p merges as a real object.
     python3 - "$dir" "$count" "$netns" "$relays" "$hops" "$n_parts" "$k_parts" "$parts_per_relay" \
-        "$cell_bytes" "$extra_p2p" "${ids[*]}" "${keys[*]}" "$bootstrap" "$control" "$api_base" <<'PY' \
-        || voxa_die "writing the configs failed"
+        "$cell_bytes" "$extra_p2p" "${ids[*]}" "${keys[*]}" "$bootstrap" "$control" "$api_base" "$dpdk_list" \
+        "$dpdk_vdev" "$hugepages" "${macs[*]}" "$dpdk_arp" <<'PY' || voxa_die "writing the configs failed"
 import json, os, sys
-d, count, netns, relays, hops, n, k, ppr, cell, extra, ids, keys, bootstrap, control, api_base = sys.argv[1:]
+(d, count, netns, relays, hops, n, k, ppr, cell, extra, ids, keys, bootstrap, control, api_base, dpdk_list,
+ dpdk_vdev, hugepages, macs, dpdk_arp) = sys.argv[1:]
+macs = macs.split()
 control, api_base = control == "1", int(api_base)
+dpdk_nodes = {int(x) for x in dpdk_list.split()}
+subnet, netns_id = os.environ["VOXA_DEVNET_SUBNET"], os.environ["VOXA_DEVNET_NETNS_ID"]
 count, netns, relays = int(count), netns == "1", int(relays)
 boot_from = range(count) if bootstrap == "all" else [int(b) for b in bootstrap.split(",") if b]
 ids, keys, extra = ids.split(), keys.split(), json.loads(extra)
 def addr(i):
-    return (f"10.77.0.{i + 2}", 9000) if netns else ("127.0.0.1", int(os.environ["VOXA_DEVNET_PORT_BASE"]) + i)
+    return (f"{subnet}.{i + 2}", 9000) if netns else ("127.0.0.1", int(os.environ["VOXA_DEVNET_PORT_BASE"]) + i)
+def tap_mac(i):
+    return "02:76:78:%02x:%02x:%02x" % (int(subnet.split(".")[1]), i >> 8, i & 0xFF)
+def mac(i):
+    return tap_mac(i) if dpdk_vdev == "tap" and i in dpdk_nodes else macs[i]
+def dataplane(i):
+    if i not in dpdk_nodes:
+        return {"backend": "io_uring", "cores": [0], "pin": False, "gso": True, "gro": True}
+    # The DPDK node owns its address on eth0 (the kernel side has none); EAL without hugepages unless asked.
+    device = f"net_tap{i},iface=dtap{i}" if dpdk_vdev == "tap" else f"net_af_packet{i},iface=eth0,framecnt=4096"
+    return {"backend": "dpdk", "cores": [0], "pin": False,
+            "dpdk": {"no_huge": hugepages != "1", "in_memory": True, "hugepages": 256, "mempool_mbufs": 4095,
+                     "rx_desc": 256, "tx_desc": 256, "file_prefix": f"{netns_id}-dpdk{i}",
+                     "ports": [dpdk_port(i, device)]}}
+def dpdk_port(i, device):
+    p = {"device": device, "ipv4": f"{addr(i)[0]}/24"}
+    if dpdk_vdev == "tap":
+        p["mac"] = tap_mac(i)
+    if dpdk_arp != "1":
+        p["neighbours"] = [{"ip": addr(j)[0], "mac": mac(j)} for j in range(count) if j != i]
+    return p
 for i in range(count):
     host, port = addr(i)
     boot = [{"id": ids[b], "public_key": keys[b], "host": addr(b)[0], "port": addr(b)[1]}
@@ -218,7 +306,7 @@ for i in range(count):
            "gossip_interval_s": 2}
     p2p.update(extra)
     files = {"p2p.json": p2p,
-             "dataplane.json": {"backend": "io_uring", "cores": [0], "pin": False, "gso": True, "gro": True},
+             "dataplane.json": dataplane(i),
              "settings.json": {"log-level": "info"}}
     if control:
         # Inside a namespace every node has its own loopback: the same port everywhere. On one loopback each node
@@ -244,6 +332,10 @@ PY
         fi
         pid=$!
         echo "$pid" >"$dir/node$i/pid"
+        if [[ "$dpdk_vdev" == tap && " $dpdk_list " == *" $i "* ]]; then
+            voxa_netns_attach_tap "$i" "dtap$i" \
+                || voxa_log "node $i: the tap dtap$i did not appear (see $dir/node$i/log)"
+        fi
     done
     if [[ $control -eq 1 ]]; then
         for ((i = 0; i < count; i++)); do
@@ -297,10 +389,14 @@ PY
         sleep 0.2
     done
 
-    python3 - "$dir" "$count" "$netns" "$relays" "${ids[*]}" "${keys[*]}" <<'PY' || voxa_die "writing nodes.json failed"
+    python3 - "$dir" "$count" "$netns" "$relays" "${ids[*]}" "${keys[*]}" "$dpdk_list" "${macs[*]}" "$dpdk_vdev" \
+        <<'PY' || voxa_die "writing nodes.json failed"
 import json, os, sys
-d, count, netns, relays, ids, keys = sys.argv[1:]
+d, count, netns, relays, ids, keys, dpdk_list, macs, dpdk_vdev = sys.argv[1:]
+macs = macs.split()
 count, netns, relays, ids, keys = int(count), netns == "1", int(relays), ids.split(), keys.split()
+dpdk_nodes = {int(x) for x in dpdk_list.split()}
+subnet, netns_id = os.environ["VOXA_DEVNET_SUBNET"], os.environ["VOXA_DEVNET_NETNS_ID"]
 def read_int(path):
     try:
         with open(path) as f:
@@ -309,10 +405,15 @@ def read_int(path):
         return None
 nodes = []
 for i in range(count):
-    host, port = (f"10.77.0.{i + 2}", 9000) if netns else ("127.0.0.1", int(os.environ["VOXA_DEVNET_PORT_BASE"]) + i)
+    host, port = (f"{subnet}.{i + 2}", 9000) if netns else ("127.0.0.1", int(os.environ["VOXA_DEVNET_PORT_BASE"]) + i)
     api_port = read_int(f"{d}/node{i}/data/run/api_port")
     nodes.append({"index": i, "node_id": ids[i], "public_key": keys[i], "host": host, "port": port,
-                  "netns": f"voxa-dev{i}" if netns else "", "relay": i < relays,
+                  "netns": f"{netns_id}-dev{i}" if netns else "", "relay": i < relays,
+                  "backend": "dpdk" if i in dpdk_nodes else "io_uring",
+                  "veth": f"{netns_id}-v{i}" if netns else "",
+                  "mac": ("02:76:78:%02x:%02x:%02x" % (int(subnet.split(".")[1]), i >> 8, i & 0xFF)
+                          if dpdk_vdev == "tap" and i in dpdk_nodes else (macs[i] if netns else "")),
+                  "file_prefix": f"{netns_id}-dpdk{i}" if i in dpdk_nodes else "",
                   "pid": read_int(f"{d}/node{i}/pid"), "control_pid": read_int(f"{d}/node{i}/control.pid"),
                   "api_port": api_port, "api": f"http://127.0.0.1:{api_port}" if api_port else None,
                   "data": f"{d}/node{i}/data", "config": f"{d}/node{i}/config",
@@ -322,6 +423,7 @@ with open(f"{d}/nodes.json", "w") as f:
     f.write("\n")
 PY
     voxa_log "$count nodes ready in ${SECONDS} s ($relays relays, $([[ $netns -eq 1 ]] && echo netns || echo loopback)," \
+        "backend $backend$([[ -n "$dpdk_list" ]] && echo " (DPDK nodes: ${dpdk_list% })")," \
         "$([[ $control -eq 1 ]] && echo "with voxa-control" || echo "data planes only")); $dir/nodes.json"
 }
 
@@ -340,7 +442,9 @@ status() {
         elif [[ -n "$pid" ]]; then
             cstate="stopped"
         fi
-        echo "node$i: dataplane $state; control $cstate"
+        local kind=io_uring
+        [[ " $(cat "$dir/dpdk_nodes" 2>/dev/null) " == *" $i "* ]] && kind=dpdk
+        echo "node$i: dataplane ($kind) $state; control $cstate"
     done
     echo "namespaces: $(voxa_netns_list | tr '\n' ' ')"
 }

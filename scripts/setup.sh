@@ -17,7 +17,7 @@ packages=(
     liburing-dev libsqlite3-dev
     libpistache-dev                                       # the REST api plugin
     prometheus wrk                                        # promtool check metrics; REST benchmarks
-    libdpdk-dev dpdk                                      # the DPDK backend (next issue)
+    libdpdk-dev dpdk dpdk-dev ethtool                     # the DPDK backend; dpdk-testpmd, dpdk-telemetry.py
     gnuplot-nox python3 iproute2
 )
 

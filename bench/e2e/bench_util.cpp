@@ -49,6 +49,7 @@ std::optional<Devnet> load_devnet(const std::string& dir, std::string& error) {
         node.port = item.value("port", uint16_t{0});
         node.netns = item.value("netns", "");
         node.relay = item.value("relay", false);
+        node.backend = item.value("backend", "io_uring");
         node.pid = item.value("pid", 0);
         node.data = item.value("data", "");
         node.socket = item.value("socket", node.data + "/run/voxa.sock");

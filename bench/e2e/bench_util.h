@@ -23,6 +23,7 @@ struct DevnetNode {
     std::string host;      // numeric address the node listens on
     uint16_t port = 0;
     std::string netns;     // "" in loopback mode
+    std::string backend;   // "io_uring" or "dpdk" (nodes.json "backend"; "io_uring" when absent)
     bool relay = false;
     pid_t pid = 0;
     std::string data;      // the node's data dir

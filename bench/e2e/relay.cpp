@@ -1,6 +1,12 @@
 // `voxa-bench relay`: one relay's forwarding rate on a 3-node devnet (origin, ONE relay, destination; hops 1,
 // n = k = 1), against voxa-udp-forward as the middle box on the same namespaces in the same run.
 //
+// --backend (with --start) picks the relay's backend: uring (scripts/devnet.sh --netns, every node io_uring),
+// dpdk (devnet.sh --backend mixed --dpdk-nodes 0: the relay runs DPDK on net_af_packet over its veth, origin and
+// destination io_uring), memif (bench/dpdk/memif-net.sh: all three nodes DPDK, joined by two net_memif pairs, the
+// relay pinned to a core of its own). The voxa-udp-forward baseline needs the kernel's UDP stack in the relay's
+// namespace: it is skipped when the relay is a DPDK node (nodes.json "backend") or with --no-baseline.
+//
 // Per run: the relay's counters (cells_relayed_forward + cells_relayed_backward, from STATS on its socket) and its
 // process CPU time are sampled around `seconds` of large messages origin -> destination; cells/s = cell delta /
 // wall time, CPU ns per cell = CPU delta / cell delta, Gbit/s = cells/s * cell_bytes * 8. Then the baseline runs
@@ -59,12 +65,17 @@ int cell_bytes_of(const Devnet& devnet) {
 
 int relay_main(const Args& args) {
     auto const bad = args.unknown({"devnet", "start", "size", "seconds", "concurrency", "runs", "json",
-                                   "udp-forward", "keep", "baseline-port"});
+                                   "udp-forward", "keep", "baseline-port", "backend", "no-baseline"});
     if (!bad.empty()) {
         std::fprintf(stderr, "voxa-bench relay: unknown option --%s\n", bad[0].c_str());
         return 2;
     }
-    std::string const dir = args.get_or("devnet", "/tmp/voxa-devnet-relay");
+    std::string const backend = args.get_or("backend", "uring");
+    if (backend != "uring" && backend != "dpdk" && backend != "memif") {
+        std::fprintf(stderr, "voxa-bench relay: --backend: expected uring, dpdk or memif, got %s\n", backend.c_str());
+        return 2;
+    }
+    std::string const dir = args.get_or("devnet", backend == "memif" ? "/tmp/voxa-memif" : "/tmp/voxa-devnet-relay");
     auto const size = parse_size(args.get_or("size", "16M"));
     auto const concurrency = int_option(args, "concurrency", 2, 1, 1024);
     auto const runs = int_option(args, "runs", 5, 1, 100);
@@ -73,11 +84,14 @@ int relay_main(const Args& args) {
     std::string const tool = args.get_or("udp-forward", build_dir() + "/dataplane/tools/voxa-udp-forward");
     if (!size || !concurrency || !runs || !port || seconds <= 0) return 2;
 
-    std::string const devnet_sh = std::string(VOXA_SOURCE_ROOT) + "/scripts/devnet.sh";
+    std::string const devnet_sh = backend == "memif" ? std::string(VOXA_SOURCE_ROOT) + "/bench/dpdk/memif-net.sh"
+                                                     : std::string(VOXA_SOURCE_ROOT) + "/scripts/devnet.sh";
     bool const start = args.has("start");
     if (start) {
-        std::string const cmd = "'" + devnet_sh + "' start 3 --netns --relays 1 --hops 1 --n 1 --k 1 " +
-                                "--parts-per-relay 1 --dir '" + dir + "' --build '" + build_dir() + "' >&2";
+        std::string cmd = "'" + devnet_sh + "' start ";
+        if (backend != "memif") cmd += "3 --netns --relays 1 --hops 1 --n 1 --k 1 --parts-per-relay 1 ";
+        if (backend == "dpdk") cmd += "--backend mixed --dpdk-nodes 0 ";
+        cmd += "--dir '" + dir + "' --build '" + build_dir() + "' >&2";
         if (std::system(cmd.c_str()) != 0) {
             std::fprintf(stderr, "voxa-bench relay: %s failed\n", cmd.c_str());
             return 1;
@@ -115,11 +129,14 @@ int relay_main(const Args& args) {
     }
     int const cell_bytes = cell_bytes_of(*devnet);
     auto const& relay_node = devnet->nodes[std::size_t(relay)];
+    bool const baseline = !args.has("no-baseline") && relay_node.backend != "dpdk";
 
-    std::printf("voxa-bench relay: node %d -> relay %d -> node %d (%s), %s messages, concurrency %lld, %.1f s per "
-                "run, %lld runs, %d-byte cells\n",
-                origin, relay, destination, devnet->netns() ? "netns" : "loopback", size_name(*size).c_str(),
-                static_cast<long long>(*concurrency), seconds, static_cast<long long>(*runs), cell_bytes);
+    std::printf("voxa-bench relay: node %d -> relay %d (%s) -> node %d (%s), %s messages, concurrency %lld, %.1f s "
+                "per run, %lld runs, %d-byte cells%s\n",
+                origin, relay, relay_node.backend.c_str(), destination, devnet->netns() ? "netns" : "no netns",
+                size_name(*size).c_str(),
+                static_cast<long long>(*concurrency), seconds, static_cast<long long>(*runs), cell_bytes,
+                baseline ? "" : " (no udp-forward baseline: the relay is not on the kernel stack)");
     std::printf("%4s %12s %10s %12s | %12s %10s %12s\n", "run", "relay c/s", "Gbit/s", "cpu ns/cell", "udpfwd p/s",
                 "Gbit/s", "cpu ns/pkt");
     std::vector<double> cells_s, cpu_ns, fwd_pps, fwd_ns;
@@ -141,10 +158,15 @@ int relay_main(const Args& args) {
         double const cells = *cells_after - *cells_before;
         double const rate = cells / wall_s;
         double const ns = cells > 0 ? double(*cpu_after - *cpu_before) / cells : 0;
-        auto const base = run_udp_forward_baseline(tool, devnet->nodes[std::size_t(origin)], relay_node,
-                                                   devnet->nodes[std::size_t(destination)], uint64_t(cell_bytes),
-                                                   seconds, uint16_t(*port));
-        if (!base.ok) std::fprintf(stderr, "voxa-bench relay: baseline run %d: %s\n", r, base.error.c_str());
+        UdpForwardBaseline base;
+        if (baseline) {
+            base = run_udp_forward_baseline(tool, devnet->nodes[std::size_t(origin)], relay_node,
+                                            devnet->nodes[std::size_t(destination)], uint64_t(cell_bytes), seconds,
+                                            uint16_t(*port));
+        }
+        if (baseline && !base.ok) {
+            std::fprintf(stderr, "voxa-bench relay: baseline run %d: %s\n", r, base.error.c_str());
+        }
         std::printf("%4d %12.0f %10.3f %12.0f | %12.0f %10.3f %12.0f\n", r, rate, rate * cell_bytes * 8 / 1e9, ns,
                     base.packets_per_s, base.gbps, base.cpu_ns_per_packet);
         std::fflush(stdout);
@@ -168,11 +190,14 @@ int relay_main(const Args& args) {
     double const cpu_ratio = m_fns > 0 ? m_ns / m_fns : 0;
     std::printf("median relay:        %.0f cells/s, %.3f Gbit/s, %.0f CPU ns per cell\n", m_cells,
                 m_cells * cell_bytes * 8 / 1e9, m_ns);
-    std::printf("median udp forward:  %.0f packets/s, %.3f Gbit/s, %.0f CPU ns per packet\n", m_pps,
-                m_pps * cell_bytes * 8 / 1e9, m_fns);
-    std::printf("ratio relay/forward: %.2fx cells/s, %.2fx CPU per cell (target >= 1.0x cells/s)\n", cells_ratio,
-                cpu_ratio);
+    if (baseline) {
+        std::printf("median udp forward:  %.0f packets/s, %.3f Gbit/s, %.0f CPU ns per packet\n", m_pps,
+                    m_pps * cell_bytes * 8 / 1e9, m_fns);
+        std::printf("ratio relay/forward: %.2fx cells/s, %.2fx CPU per cell (target >= 1.0x cells/s)\n",
+                    cells_ratio, cpu_ratio);
+    }
     nlohmann::json report = {{"devnet", dir},
+                             {"backend", relay_node.backend},
                              {"cell_bytes", cell_bytes},
                              {"message_bytes", *size},
                              {"seconds", seconds},

@@ -17,7 +17,8 @@ void usage() {
         "usage: voxa-bench <command> [options]\n"
         "  e2e      --devnet D --from I --to J [--sizes 64K,1M,16M] (--count C | --seconds S) [--concurrency Q]\n"
         "           [--runs R] [--json out.json] [--plot out.png] [--no-baseline] [--baseline-port P]\n"
-        "  relay    [--devnet D] [--start [--keep]] [--size 16M] [--seconds S] [--concurrency Q] [--runs R]\n"
+        "  relay    [--devnet D] [--start [--keep]] [--backend uring|dpdk|memif] [--size 16M] [--seconds S]\n"
+        "           [--concurrency Q] [--runs R] [--no-baseline]\n"
         "           [--json out.json] [--udp-forward PATH]\n"
         "  baseline --devnet D --from I --to J --size B (--count C | --seconds S) [--concurrency Q] [--runs R]\n"
         "  baseline-sink / baseline-send   (the TCP baseline's two ends; started by the commands above)\n",

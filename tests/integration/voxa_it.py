@@ -98,9 +98,18 @@ class Devnet:
     """A running dev network; use as a context manager so it is always stopped."""
 
     def __init__(self, count, netns=False, relays=None, hops=2, n=5, k=3, parts_per_relay=2, extra_p2p=None,
-                 name="it", control=True):
-        """control: also run voxa-control (api plugin on an ephemeral port per node) beside every data plane."""
+                 name="it", control=True, backend="uring", dpdk_nodes=None, dpdk_vdev=None, hugepages=False,
+                 dpdk_arp=False, netns_prefix=None, timeout=None):
+        """control: also run voxa-control (api plugin on an ephemeral port per node) beside every data plane.
+        backend: "uring", "dpdk" or "mixed" (devnet.sh --backend; dpdk and mixed imply netns); dpdk_nodes: the
+        DPDK nodes' indices for mixed (default: the even-indexed relays); dpdk_vdev: "af_packet" (default) or
+        "tap"; dpdk_arp: DPDK nodes learn MACs through ARP only (no static neighbours); netns_prefix:
+        VOXA_NETNS_PREFIX for the devnet's namespaces, bridge and subnet (default: the environment's, else
+        "voxa"); timeout: devnet.sh --timeout (seconds until every node is ready)."""
         self.dir = Path(f"/tmp/voxa-it-{name}")
+        self.env = dict(os.environ)
+        if netns_prefix:
+            self.env["VOXA_NETNS_PREFIX"] = netns_prefix
         self.netns = netns
         self.control = control
         args = [str(DEVNET), "start", str(count), "--dir", str(self.dir), "--build", str(BUILD),
@@ -115,14 +124,26 @@ class Devnet:
             args += ["--port-base", str(free_udp_port_base(count))]
         if relays is not None:
             args += ["--relays", str(relays)]
+        if backend != "uring":
+            args += ["--backend", backend]
+            if dpdk_nodes:
+                args += ["--dpdk-nodes", ",".join(str(i) for i in dpdk_nodes)]
+            if dpdk_vdev:
+                args += ["--dpdk-vdev", dpdk_vdev]
+            if hugepages:
+                args.append("--hugepages")
+            if dpdk_arp:
+                args.append("--dpdk-arp")
+        if timeout is not None:
+            args += ["--timeout", str(timeout)]
         p2p = {"gossip_interval_s": 1}
         p2p.update(extra_p2p or {})
         args += ["--extra-p2p", json.dumps(p2p)]
         self.start_args = args
 
     def __enter__(self):
-        subprocess.run([str(DEVNET), "stop", "--dir", str(self.dir)], capture_output=True)
-        r = subprocess.run(self.start_args, capture_output=True, text=True, timeout=120)
+        subprocess.run([str(DEVNET), "stop", "--dir", str(self.dir)], capture_output=True, env=self.env)
+        r = subprocess.run(self.start_args, capture_output=True, text=True, timeout=120, env=self.env)
         if r.returncode != 0:
             self.stop()
             raise Failure(f"devnet start failed:\n{r.stdout}\n{r.stderr}\n{self.logs()}")
@@ -134,7 +155,7 @@ class Devnet:
         return False
 
     def stop(self):
-        subprocess.run([str(DEVNET), "stop", "--dir", str(self.dir)], capture_output=True, timeout=60)
+        subprocess.run([str(DEVNET), "stop", "--dir", str(self.dir)], capture_output=True, timeout=60, env=self.env)
 
     def logs(self, tail=15):
         out = []
