@@ -109,10 +109,12 @@ struct Collector : RxHandler {
 
 const netstack::MacAddr kPeerMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x99}};
 
-// net_ring0 with our address 10.88.0.2/24:9000 and, so that frames to ourselves resolve, our own MAC as the
-// static neighbour of 10.88.0.2.
-std::unique_ptr<DpdkPorts> open_ring_port(std::string* error) {
+// net_ring0 with our address 10.88.0.2/24:9000, for `workers` workers (queue pairs limited to queues_max when
+// non-zero); with self_neighbour, our own MAC is the static neighbour of 10.88.0.2, so frames to ourselves resolve.
+DpdkPortsConfig ring_ports_config(uint32_t workers = 1, uint16_t queues_max = 0, bool self_neighbour = false) {
     DpdkPortsConfig pc;
+    pc.workers = workers;
+    pc.queues_max = queues_max;
     pc.udp_port = 9000;
     pc.mempool_mbufs = 4095;
     pc.mbuf_cache = 32;
@@ -123,11 +125,12 @@ std::unique_ptr<DpdkPorts> open_ring_port(std::string* error) {
     port.ipv4 = v4("10.88.0.2", 0);
     port.ipv4_prefix = 24;
     port.mac = netstack::MacAddr{{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}};   // net_ring has none of its own
+    if (self_neighbour) port.neighbours = {{netstack::IpAddr::of(v4("10.88.0.2", 0)), *port.mac}};
     pc.ports.push_back(port);
-    auto ports = DpdkPorts::open(pc, error);
-    if (!ports) return nullptr;
-    return ports;
+    return pc;
 }
+
+std::unique_ptr<DpdkPorts> open_ring_port(std::string* error) { return DpdkPorts::open(ring_ports_config(), error); }
 
 std::unique_ptr<Backend> ring_backend(DpdkPorts& ports, bool self_neighbour) {
     if (self_neighbour) {
@@ -281,23 +284,8 @@ TEST(DpdkBackend, FrameRoundTripThroughTheRingPort) {
 // through the port's ring and worker 0 sends them, and worker 0 receives everything (the worker mesh hands
 // datagrams over). Without the limit each worker has its own pair (net_ring has 16).
 TEST(DpdkBackend, WorkerWithoutQueuesSendsThroughWorkerZero) {
-    DpdkPortsConfig pc;
-    pc.workers = 2;
-    pc.queues_max = 1;
-    pc.udp_port = 9000;
-    pc.mempool_mbufs = 4095;
-    pc.mbuf_cache = 32;
-    pc.rx_desc = 256;
-    pc.tx_desc = 256;
-    DpdkPortConfig port;
-    port.device = "net_ring0";
-    port.ipv4 = v4("10.88.0.2", 0);
-    port.ipv4_prefix = 24;
-    port.mac = netstack::MacAddr{{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}};
-    port.neighbours = {{netstack::IpAddr::of(v4("10.88.0.2", 0)), *port.mac}};
-    pc.ports.push_back(port);
     std::string error;
-    auto ports = DpdkPorts::open(pc, &error);
+    auto ports = DpdkPorts::open(ring_ports_config(2, 1, true), &error);
     ASSERT_TRUE(ports) << error;
     EXPECT_EQ(ports->ports()[0].rx_queues, 1);
     EXPECT_NE(ports->ports()[0].tx_ring, nullptr);
@@ -321,22 +309,8 @@ TEST(DpdkBackend, WorkerWithoutQueuesSendsThroughWorkerZero) {
 }
 
 TEST(DpdkBackend, EachWorkerHasItsOwnQueuePairWhereThePortHasThem) {
-    DpdkPortsConfig pc;
-    pc.workers = 2;
-    pc.udp_port = 9000;
-    pc.mempool_mbufs = 4095;
-    pc.mbuf_cache = 32;
-    pc.rx_desc = 256;
-    pc.tx_desc = 256;
-    DpdkPortConfig port;
-    port.device = "net_ring0";
-    port.ipv4 = v4("10.88.0.2", 0);
-    port.ipv4_prefix = 24;
-    port.mac = netstack::MacAddr{{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}};
-    port.neighbours = {{netstack::IpAddr::of(v4("10.88.0.2", 0)), *port.mac}};
-    pc.ports.push_back(port);
     std::string error;
-    auto ports = DpdkPorts::open(pc, &error);
+    auto ports = DpdkPorts::open(ring_ports_config(2, 0, true), &error);
     ASSERT_TRUE(ports) << error;
     EXPECT_EQ(ports->ports()[0].rx_queues, 2);
     EXPECT_EQ(ports->ports()[0].tx_queues, 2);
