@@ -1,8 +1,6 @@
 #include "dataplane_link.h"
 
 #include <cerrno>
-#include <chrono>
-#include <thread>
 
 #include "common/log.h"
 #include "store.h"
@@ -13,8 +11,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr int kAttachRetries = 30;
-constexpr int kAttachRetryMs = 100;
 
 int hex_digit(char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -205,14 +201,7 @@ json event_json(const shm::Event& event, uint32_t worker) {
 
 std::unique_ptr<DataplaneLink> DataplaneLink::open(const std::string& path, const shm::SegmentConfig& config,
                                                    std::string* error) {
-    // A voxa-control killed a moment ago may still count as attached (its pid exists until its parent reaps it):
-    // retry for a few seconds before giving up, so "kill -9, start again" works.
-    std::unique_ptr<shm::Segment> segment;
-    for (int attempt = 0;; ++attempt) {
-        segment = shm::Segment::open(path, config, shm::Side::kControl, error);
-        if (segment || attempt >= kAttachRetries || error->find("already attached") == std::string::npos) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(kAttachRetryMs));
-    }
+    std::unique_ptr<shm::Segment> segment = shm::Segment::open(path, config, shm::Side::kControl, error);
     if (!segment) return nullptr;
     std::unique_ptr<DataplaneLink> link(new DataplaneLink());
     link->commands_ = segment->command_producer(0);

@@ -43,8 +43,6 @@ std::string geometry_text(uint32_t workers, uint32_t slots, uint32_t slot_bytes)
            std::to_string(slot_bytes) + " bytes per ring";
 }
 
-bool pid_alive(uint32_t pid) noexcept { return pid != 0 && (::kill(pid_t(pid), 0) == 0 || errno == EPERM); }
-
 // Looks at an existing segment file without attaching: when its geometry (or ABI) differs from `want` and no live
 // voxa-control is attached, removes it so that open() creates a fresh one (the operator changed `cores`); with a
 // live control plane attached, fails with what differs and what to do. Anything else is left to Segment::open.
@@ -88,7 +86,7 @@ bool replace_stale_segment(const std::filesystem::path& path, const shm::Segment
     ::munmap(p, shm::kHeaderBytes);
     if (!stale) return true;
     const uint64_t now = shm::monotonic_ns();
-    const bool control_alive = pid_alive(pid) && now >= beat && now - beat <= kControlStaleNs;
+    const bool control_alive = shm::process_alive(pid) && now >= beat && now - beat <= kControlStaleNs;
     const std::string need = geometry_text(want.workers, want.ring_slots, want.slot_bytes);
     if (control_alive) {
         *error = "shm segment " + path.string() + " has " + what + " but this configuration (dataplane.cores) needs " +

@@ -25,24 +25,6 @@ std::size_t round_up(std::size_t v, std::size_t to) { return (v + to - 1) / to *
 
 std::string errno_text(int e) { return std::string(std::strerror(e)); }
 
-// A process that was killed but not yet reaped by its parent (a zombie, state Z in /proc/<pid>/stat) still
-// answers kill(pid, 0); it is gone for our purposes, or a restart right after `kill -9` would be refused.
-bool process_exists(uint32_t pid) {
-    if (pid == 0) return false;
-    if (::kill(pid_t(pid), 0) != 0 && errno != EPERM) return false;
-    char path[32];
-    std::snprintf(path, sizeof path, "/proc/%u/stat", pid);
-    FILE* f = std::fopen(path, "re");
-    if (f == nullptr) return true;            // no /proc: trust kill()
-    char line[512];
-    std::size_t const n = std::fread(line, 1, sizeof line - 1, f);
-    std::fclose(f);
-    line[n] = '\0';
-    // "pid (comm) S ...": comm may contain spaces and parentheses, so the state follows the LAST ')'.
-    char const* close = std::strrchr(line, ')');
-    return close == nullptr || close[1] != ' ' || (close[2] != 'Z' && close[2] != 'X');
-}
-
 // Closes a descriptor on every path out of open().
 struct Fd {
     int fd = -1;
@@ -58,6 +40,24 @@ std::string mismatch(const std::string& path, const char* what, uint64_t in_file
 }
 
 }  // namespace
+
+// A process that was killed but not yet reaped by its parent (a zombie, state Z in /proc/<pid>/stat) still
+// answers kill(pid, 0); it is gone for our purposes, or a restart right after `kill -9` would be refused.
+bool process_alive(uint32_t pid) noexcept {
+    if (pid == 0) return false;
+    if (::kill(pid_t(pid), 0) != 0 && errno != EPERM) return false;
+    char path[32];
+    std::snprintf(path, sizeof path, "/proc/%u/stat", pid);
+    FILE* f = std::fopen(path, "re");
+    if (f == nullptr) return true;            // no /proc: trust kill()
+    char line[512];
+    std::size_t const n = std::fread(line, 1, sizeof line - 1, f);
+    std::fclose(f);
+    line[n] = '\0';
+    // "pid (comm) S ...": comm may contain spaces and parentheses, so the state follows the LAST ')'.
+    char const* close = std::strrchr(line, ')');
+    return close == nullptr || close[1] != ' ' || (close[2] != 'Z' && close[2] != 'X');
+}
 
 uint64_t monotonic_ns() noexcept {
     timespec ts{};
@@ -249,7 +249,7 @@ std::unique_ptr<Segment> Segment::open(const std::string& path, const SegmentCon
     SideState& me = h.sides[uint32_t(side)];
     uint32_t const other_pid = me.pid.load(std::memory_order_acquire);
     uint32_t const self = uint32_t(::getpid());
-    if (other_pid != 0 && other_pid != self && process_exists(other_pid)) {
+    if (other_pid != 0 && other_pid != self && process_alive(other_pid)) {
         *error = path + ": the " + std::string(side == Side::kControl ? "control" : "data") +
                  " side is already attached by running process " + std::to_string(other_pid);
         return nullptr;
@@ -314,7 +314,7 @@ SideStatus Segment::status(Side side) const noexcept {
 
 bool Segment::peer_alive(uint64_t now_ns, uint64_t stale_ns) const noexcept {
     SideStatus const peer = status(side_ == Side::kControl ? Side::kData : Side::kControl);
-    if (peer.pid == 0 || !process_exists(peer.pid)) return false;
+    if (peer.pid == 0 || !process_alive(peer.pid)) return false;
     return now_ns < peer.heartbeat_ns || now_ns - peer.heartbeat_ns <= stale_ns;
 }
 

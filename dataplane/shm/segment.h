@@ -95,6 +95,10 @@ private:
     SegmentHeader* header_ = nullptr;
 };
 
+// True when process `pid` exists and is not a zombie (killed, not yet reaped: kill(pid, 0) still succeeds on it,
+// but it will never run again). 0 is never alive. Reads /proc/<pid>/stat; any thread.
+bool process_alive(uint32_t pid) noexcept;
+
 // CLOCK_MONOTONIC in nanoseconds: the clock of heartbeat_ns and StatsBlock::updated_ns in both processes.
 uint64_t monotonic_ns() noexcept;
 
