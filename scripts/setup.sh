@@ -18,6 +18,7 @@ packages=(
     libpistache-dev                                       # the REST api plugin
     prometheus wrk                                        # promtool check metrics; REST benchmarks
     libdpdk-dev dpdk dpdk-dev ethtool                     # the DPDK backend; dpdk-testpmd, dpdk-telemetry.py
+    libopendht-dev                                        # the registry's decentralized backend
     gnuplot-nox python3 iproute2
 )
 
