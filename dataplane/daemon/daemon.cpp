@@ -126,6 +126,7 @@ bool Daemon::start_dpdk(std::string* error) {
     ec.no_huge = dp.dpdk.no_huge;
     ec.memory_mb = dp.dpdk.hugepages;
     ec.extra_args = dp.dpdk.eal_args;
+    ec.rx_desc = dp.dpdk.rx_desc;
     io::DpdkPortsConfig pc;
     pc.workers = uint32_t(dp.cores.size());
     pc.udp_port = config_.p2p.port;
@@ -184,6 +185,8 @@ std::vector<std::pair<std::string, uint64_t>> Daemon::telemetry_counters() const
             {"tx_errors", bs.tx_errors},
             {"tx_dropped_full", bs.tx_dropped_full},
             {"tx_unresolved", bs.tx_unresolved},
+            {"tx_queued_unresolved", bs.tx_queued_unresolved},
+            {"tx_zero_copy", bs.tx_zero_copy},
             {"control_replies", bs.control_replies},
             {"solicitations", bs.solicitations},
             {"link_packets_in", ls.packets_in},
@@ -677,6 +680,8 @@ nlohmann::json Daemon::stats_json() const {
                                 {"ierrors", bs.port_ierrors},   {"oerrors", bs.port_oerrors}};
         j["backend"]["rx_errors"] = bs.rx_errors;
         j["backend"]["tx_unresolved"] = bs.tx_unresolved;
+        j["backend"]["tx_queued_unresolved"] = bs.tx_queued_unresolved;
+        j["backend"]["tx_zero_copy"] = bs.tx_zero_copy;
         j["backend"]["tx_no_route"] = bs.tx_no_route;
         j["backend"]["control_replies"] = bs.control_replies;
         j["backend"]["solicitations"] = bs.solicitations;

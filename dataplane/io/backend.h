@@ -39,9 +39,14 @@ struct BackendStats {
     uint64_t control_replies = 0;    // ARP replies and neighbour advertisements sent
     uint64_t solicitations = 0;      // ARP requests and neighbour solicitations sent
     uint64_t neighbours_learned = 0; // answers to our solicitations taken into the neighbour table
-    uint64_t tx_unresolved = 0;      // datagrams dropped: no MAC for the next hop yet (a solicitation is out)
+    uint64_t tx_unresolved = 0;      // datagrams dropped: no MAC for the next hop (waited too long, or the
+                                     // per-neighbour / per-worker wait queue or the neighbour table was full)
     uint64_t tx_no_route = 0;        // datagrams dropped: no port has an address of the destination's family
     uint64_t rx_multi_segment = 0;   // frames in more than one mbuf (larger than the mbuf): dropped
+    uint64_t tx_queued_unresolved = 0;   // datagrams that waited for the next hop's MAC (sent when the answer
+                                         // came, or later counted in tx_unresolved)
+    uint64_t tx_zero_copy = 0;       // datagrams sent (tx_packets) from the mbuf they arrived in: a relayed cell
+                                     // resealed in place; tx_packets - tx_zero_copy were copied into a fresh mbuf
     // The port's own counters (rte_eth_stats), reported by the worker that owns the port's statistics (worker 0)
     // and already folded into rx_no_buffer (imissed + rx_nombuf), rx_errors (ierrors), tx_errors (oerrors).
     uint64_t port_ipackets = 0, port_opackets = 0, port_imissed = 0, port_rx_nombuf = 0, port_ierrors = 0,
@@ -49,7 +54,10 @@ struct BackendStats {
 };
 
 // Receives datagrams from Backend::poll(). `data` is writable (the engine decrypts in place) and valid only
-// during the call; `from` likewise.
+// during the call; `from` likewise. The handler may transmit() a datagram that lies inside `data` (a relayed cell
+// resealed in place): a backend may then send that very buffer without copying it (DPDK: the received mbuf). The
+// handler must not write to those bytes again after that transmit() (it may transmit other datagrams, from
+// anywhere, including again from `data`: those are copied).
 class RxHandler {
 public:
     virtual ~RxHandler() = default;
@@ -62,7 +70,8 @@ public:
     // call; a GRO batch is split into its datagrams, and a batch cut by the budget resumes at the next poll).
     // Re-arms receive as needed. `h` may call transmit() from inside on_datagram(). Returns datagrams handled.
     virtual std::size_t poll(RxHandler& h, std::size_t budget) noexcept = 0;
-    // transmit() (from link::TxSink): copies the datagram into a TX slot; consecutive datagrams to the same
+    // transmit() (from link::TxSink): copies the datagram into a TX slot (DPDK: or sends the received buffer it
+    // lies in, see RxHandler); consecutive datagrams to the same
     // endpoint with the same size are coalesced into one UDP GSO send (up to 64 segments / 64 KiB); flushes by
     // itself when tx_batch datagrams are queued. Never blocks; drops and counts when every slot is in flight.
     virtual void flush() noexcept = 0;                        // submit everything queued

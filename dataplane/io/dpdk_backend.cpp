@@ -24,6 +24,10 @@ namespace {
 constexpr std::size_t kRxBurst = 32;
 constexpr std::size_t kTxBatchMax = 512;
 constexpr int kTxRetries = 4;             // tx_burst rounds before the rest of a batch is dropped
+// TX bookkeeping per queued frame: its datagram bytes (0 for a control frame), and this bit when the frame is the
+// mbuf the datagram arrived in (zero-copy).
+constexpr uint32_t kZeroCopyBit = 1u << 31;
+constexpr uint64_t kParkScanNs = 1'000'000;   // how often poll() looks at datagrams waiting for a neighbour
 static_assert(std::size_t(netstack::Drop::kCount) <= BackendStats::kFrameDropsMax);
 static_assert(std::size_t(netstack::ControlDrop::kCount) <= BackendStats::kControlDropsMax);
 
@@ -35,14 +39,34 @@ uint64_t mono_ns() noexcept {
 
 // One port as this worker sees it: its queues, its neighbour table, its TX buffer.
 struct PortState {
+    uint16_t index = 0;                    // in ports_
     DpdkPort* port = nullptr;
     SharedNeighbours* shared = nullptr;
     std::unique_ptr<netstack::NeighbourTable> neighbours;
     bool has_rx = false, has_tx = false;
     uint16_t queue = 0;
     std::vector<rte_mbuf*> tx;             // frames queued, not yet handed to the port
-    std::vector<uint32_t> tx_payload;      // their datagram bytes (for tx_bytes)
+    std::vector<uint32_t> tx_payload;      // their datagram bytes (for tx_bytes) | kZeroCopyBit
 };
+
+// A datagram waiting for its next hop's MAC: a complete frame whose destination MAC is still zero.
+struct Parked {
+    rte_mbuf* m = nullptr;
+    uint32_t payload = 0;                  // as PortState::tx_payload
+    uint16_t port = 0;
+    netstack::IpAddr ip;
+    uint64_t since_ns = 0;
+};
+
+// A next hop with parked datagrams (few at a time: one per neighbour being resolved).
+struct ParkedHop {
+    netstack::IpAddr ip;
+    uint16_t port = 0;
+    uint32_t count = 0;
+};
+
+// What transmit() does with a datagram after the neighbour lookup.
+enum class NextHop : uint8_t { kSend, kPark, kDrop };
 
 class DpdkBackend final : public Backend {
 public:
@@ -64,10 +88,15 @@ public:
 
 private:
     void handle_frame(PortState& ps, rte_mbuf* m, RxHandler& h, uint64_t now_ns) noexcept;
+    rte_mbuf* take_rx_mbuf(std::span<const uint8_t> datagram, std::size_t hdr) noexcept;
+    bool known(PortState& ps, const netstack::IpAddr& ip, bool look_shared, uint64_t now_ns,
+               netstack::MacAddr* mac) noexcept;
+    void release_hop(std::size_t hop, const netstack::MacAddr& mac) noexcept;
+    void scan_parked(uint64_t now_ns, bool look_shared) noexcept;
     void handle_control(PortState& ps, std::span<const uint8_t> frame, uint64_t now_ns) noexcept;
     void send_raw(PortState& ps, std::span<const uint8_t> frame) noexcept;
     void solicit(PortState& ps, const netstack::IpAddr& ip, const netstack::MacAddr* unicast) noexcept;
-    bool resolve(PortState& ps, const netstack::IpAddr& ip, uint64_t now_ns, netstack::MacAddr* mac) noexcept;
+    NextHop resolve(PortState& ps, const netstack::IpAddr& ip, uint64_t now_ns, netstack::MacAddr* mac) noexcept;
     void enqueue(PortState& ps, rte_mbuf* m, uint32_t payload) noexcept;
     void flush_port(PortState& ps) noexcept;
     void drain_tx_ring(PortState& ps) noexcept;
@@ -85,9 +114,17 @@ private:
     unsigned idle_waits_ = 0;              // consecutive wait() calls without a frame received in between
     bool registered_ = false;
     std::array<uint8_t, netstack::kControlFrameMax> reply_{};
+    // The frame being handed up right now (handle_frame), while it may still be sent as it is: a datagram
+    // transmitted from inside it goes out in this mbuf (take_rx_mbuf). Null outside on_datagram and once taken.
+    rte_mbuf* rx_mbuf_ = nullptr;
+    std::vector<Parked> parked_;           // FIFO, reserved to unresolved_max
+    std::vector<ParkedHop> parked_hops_;   // the next hops of parked_, reserved to unresolved_max
+    uint64_t next_park_scan_ns_ = 0;
 };
 
 DpdkBackend::~DpdkBackend() {
+    for (Parked& p : parked_) rte_pktmbuf_free(p.m);
+    parked_.clear();
     for (PortState& ps : ports_) {
         if (!ps.tx.empty()) rte_pktmbuf_free_bulk(ps.tx.data(), unsigned(ps.tx.size()));
         ps.tx.clear();
@@ -103,9 +140,16 @@ bool DpdkBackend::init(std::string* error) {
         *error = "dpdk backend: tx_batch must be 1.." + std::to_string(kTxBatchMax);
         return false;
     }
+    if (config_.unresolved_max == 0 || config_.unresolved_per_neighbour == 0) {
+        *error = "dpdk backend: unresolved_max and unresolved_per_neighbour must be at least 1";
+        return false;
+    }
+    parked_.reserve(config_.unresolved_max);
+    parked_hops_.reserve(config_.unresolved_max);
     std::vector<DpdkPort>& ports = config_.ports->ports();
     for (std::size_t i = 0; i < ports.size(); ++i) {
         PortState ps;
+        ps.index = uint16_t(i);
         ps.port = &ports[i];
         ps.shared = &config_.ports->shared_neighbours(i);
         ps.neighbours = std::make_unique<netstack::NeighbourTable>(config_.neighbours_max);
@@ -182,6 +226,12 @@ std::size_t DpdkBackend::poll(RxHandler& h, std::size_t budget) noexcept {
             if (n < want) break;
         }
     }
+    // Datagrams waiting for a neighbour: sent once another worker learned its MAC (the process-wide table),
+    // dropped once they waited unresolved_timeout_ns. Answers this worker receives release them at once.
+    if (!parked_.empty() && now_ns >= next_park_scan_ns_) {
+        scan_parked(now_ns, true);
+        next_park_scan_ns_ = now_ns + kParkScanNs;
+    }
     if (config_.port_stats && now_ns - last_port_stats_ns_ >= config_.port_stats_ns) read_port_stats(now_ns);
     return handled;
 }
@@ -214,7 +264,9 @@ void DpdkBackend::handle_frame(PortState& ps, rte_mbuf* m, RxHandler& h, uint64_
     switch (why) {
         case netstack::Drop::kNone:
             ++own_.rx_completions;
+            rx_mbuf_ = m;
             h.on_datagram(p.from, data + p.payload_offset, p.payload_len);
+            rx_mbuf_ = nullptr;
             return;
         case netstack::Drop::kArp:
         case netstack::Drop::kIcmpv6:
@@ -237,6 +289,7 @@ void DpdkBackend::handle_control(PortState& ps, std::span<const uint8_t> frame, 
     }
     if (why == netstack::ControlDrop::kNone) {
         ++own_.neighbours_learned;
+        if (!parked_.empty()) scan_parked(now_ns, false);   // what waited for this answer leaves now
     } else if (why != netstack::ControlDrop::kUnsolicited) {
         ++own_.control_drops[std::size_t(why)];
         return;
@@ -285,16 +338,17 @@ void DpdkBackend::solicit(PortState& ps, const netstack::IpAddr& ip, const netst
     send_raw(ps, std::span<const uint8_t>(frame.data(), len));
 }
 
-bool DpdkBackend::resolve(PortState& ps, const netstack::IpAddr& ip, uint64_t now_ns, netstack::MacAddr* mac) noexcept {
+NextHop DpdkBackend::resolve(PortState& ps, const netstack::IpAddr& ip, uint64_t now_ns,
+                             netstack::MacAddr* mac) noexcept {
     using netstack::Resolve;
     Resolve const r = ps.neighbours->resolve(ip, now_ns, mac);
-    if (r == Resolve::kFound) return true;
+    if (r == Resolve::kFound) return NextHop::kSend;
     if (r == Resolve::kFoundStale) {
         netstack::MacAddr const known = *mac;
         solicit(ps, ip, &known);
-        return true;
+        return NextHop::kSend;
     }
-    if (r == Resolve::kFull) return false;
+    if (r == Resolve::kFull) return NextHop::kDrop;
     // A miss: another worker may have received the answer.
     bool found = false;
     {
@@ -309,10 +363,101 @@ bool DpdkBackend::resolve(PortState& ps, const netstack::IpAddr& ip, uint64_t no
     if (found) {
         // resolve() left our entry incomplete and probing, so learn() takes it.
         (void)ps.neighbours->learn(ip, *mac, now_ns);
-        return true;
+        return NextHop::kSend;
     }
     if (r == Resolve::kSolicit) solicit(ps, ip, nullptr);
-    return false;
+    return NextHop::kPark;
+}
+
+bool DpdkBackend::known(PortState& ps, const netstack::IpAddr& ip, bool look_shared, uint64_t now_ns,
+                        netstack::MacAddr* mac) noexcept {
+    auto usable = [](const netstack::Neighbour* n) {
+        return n != nullptr &&
+               (n->state == netstack::NeighbourState::kReachable || n->state == netstack::NeighbourState::kStatic);
+    };
+    if (const netstack::Neighbour* n = ps.neighbours->find(ip); usable(n)) {
+        *mac = n->mac;
+        return true;
+    }
+    if (!look_shared) return false;
+    bool found = false;
+    {
+        std::lock_guard lock(ps.shared->mutex);
+        if (const netstack::Neighbour* n = ps.shared->table.find(ip); usable(n)) {
+            *mac = n->mac;
+            found = true;
+        }
+    }
+    if (found) (void)ps.neighbours->learn(ip, *mac, now_ns);   // our entry is incomplete and probing: taken
+    return found;
+}
+
+// Sends every datagram parked for parked_hops_[hop], in the order they came, and forgets the hop.
+void DpdkBackend::release_hop(std::size_t hop, const netstack::MacAddr& mac) noexcept {
+    ParkedHop const h = parked_hops_[hop];
+    parked_hops_.erase(parked_hops_.begin() + std::ptrdiff_t(hop));
+    std::size_t keep = 0;
+    for (std::size_t i = 0; i < parked_.size(); ++i) {
+        Parked const p = parked_[i];
+        if (p.port == h.port && p.ip == h.ip) {
+            std::memcpy(rte_pktmbuf_mtod(p.m, uint8_t*), mac.b.data(), mac.b.size());   // destination MAC
+            enqueue(ports_[p.port], p.m, p.payload);
+            continue;
+        }
+        parked_[keep++] = p;
+    }
+    parked_.resize(keep);
+}
+
+void DpdkBackend::scan_parked(uint64_t now_ns, bool look_shared) noexcept {
+    for (std::size_t hop = 0; hop < parked_hops_.size();) {
+        netstack::MacAddr mac;
+        if (known(ports_[parked_hops_[hop].port], parked_hops_[hop].ip, look_shared, now_ns, &mac)) {
+            release_hop(hop, mac);
+        } else {
+            ++hop;
+        }
+    }
+    // The oldest first: stop at the first one still within its time.
+    std::size_t expired = 0;
+    while (expired < parked_.size() && now_ns - parked_[expired].since_ns >= config_.unresolved_timeout_ns) {
+        const Parked& p = parked_[expired];
+        for (std::size_t hop = 0; hop < parked_hops_.size(); ++hop) {
+            if (parked_hops_[hop].port == p.port && parked_hops_[hop].ip == p.ip) {
+                if (--parked_hops_[hop].count == 0) parked_hops_.erase(parked_hops_.begin() + std::ptrdiff_t(hop));
+                break;
+            }
+        }
+        rte_pktmbuf_free(p.m);
+        ++own_.tx_unresolved;
+        ++expired;
+    }
+    if (expired > 0) parked_.erase(parked_.begin(), parked_.begin() + std::ptrdiff_t(expired));
+}
+
+// The received mbuf of the frame being handed up, made into the frame that carries `datagram`, when `datagram`
+// lies inside it (the engine resealed a relayed cell in place), it has room for our headers in front, and nobody
+// else holds it. Its reference count is raised: the burst's bulk free after on_datagram drops the receive side's
+// reference, the PMD's the transmit side's. Once per received frame: a second datagram from it is copied.
+rte_mbuf* DpdkBackend::take_rx_mbuf(std::span<const uint8_t> datagram, std::size_t hdr) noexcept {
+    rte_mbuf* m = rx_mbuf_;
+    if (m == nullptr) return nullptr;
+    const auto* frame = rte_pktmbuf_mtod(m, const uint8_t*);
+    const auto* buf = static_cast<const uint8_t*>(m->buf_addr);
+    if (datagram.data() < frame || datagram.data() + datagram.size() > frame + rte_pktmbuf_data_len(m) ||
+        std::size_t(datagram.data() - buf) < hdr || !RTE_MBUF_DIRECT(m) || rte_mbuf_refcnt_read(m) != 1) {
+        return nullptr;
+    }
+    rx_mbuf_ = nullptr;
+    rte_mbuf_refcnt_update(m, 1);
+    m->data_off = uint16_t(datagram.data() - hdr - buf);
+    m->data_len = uint16_t(hdr + datagram.size());
+    m->pkt_len = m->data_len;
+    m->ol_flags = 0;       // the RX flags (checksum status, RSS hash, VLAN) do not describe the frame we send
+    m->packet_type = 0;
+    m->vlan_tci = 0;
+    m->tx_offload = 0;
+    return m;
 }
 
 PortState* DpdkBackend::route(const Endpoint& to) noexcept {
@@ -350,25 +495,55 @@ void DpdkBackend::transmit(const Endpoint& to, std::span<const uint8_t> datagram
         ++own_.tx_no_route;
         return;
     }
-    netstack::MacAddr dst;
+    netstack::MacAddr dst{};   // stays all zero while the datagram waits for it (parked)
+    netstack::IpAddr const ip = netstack::IpAddr::of(to);
     // The time of the last poll: neighbour ages are seconds, a clock read per datagram would buy nothing.
-    if (!resolve(*ps, netstack::IpAddr::of(to), now_ns_ != 0 ? now_ns_ : mono_ns(), &dst)) {
+    uint64_t const now_ns = now_ns_ != 0 ? now_ns_ : mono_ns();
+    NextHop const next = resolve(*ps, ip, now_ns, &dst);
+    ParkedHop* hop = nullptr;
+    if (next == NextHop::kDrop) {
         ++own_.tx_unresolved;
         return;
     }
-    rte_mbuf* m = rte_pktmbuf_alloc(ps->port->pool);
-    if (m == nullptr) {
-        ++own_.tx_dropped_full;
-        return;
+    if (next == NextHop::kPark) {
+        for (ParkedHop& h : parked_hops_) {
+            if (h.port == ps->index && h.ip == ip) hop = &h;
+        }
+        if (parked_.size() >= config_.unresolved_max ||
+            (hop != nullptr && hop->count >= config_.unresolved_per_neighbour)) {
+            ++own_.tx_unresolved;
+            return;
+        }
+    } else if (!parked_hops_.empty()) {
+        // Resolved meanwhile (another worker's answer, found by resolve()): what waited goes first, in order.
+        for (std::size_t h = 0; h < parked_hops_.size(); ++h) {
+            if (parked_hops_[h].port == ps->index && parked_hops_[h].ip == ip) {
+                release_hop(h, dst);
+                break;
+            }
+        }
     }
     std::size_t const hdr = netstack::header_bytes(to.family);
-    auto* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(hdr + len)));
-    if (out == nullptr) {
-        rte_pktmbuf_free(m);
-        ++own_.tx_dropped_size;
-        return;
+    uint8_t* out = nullptr;
+    uint32_t payload = uint32_t(len);
+    rte_mbuf* m = take_rx_mbuf(datagram, hdr);
+    if (m != nullptr) {
+        out = rte_pktmbuf_mtod(m, uint8_t*);
+        payload |= kZeroCopyBit;
+    } else {
+        m = rte_pktmbuf_alloc(ps->port->pool);
+        if (m == nullptr) {
+            ++own_.tx_dropped_full;
+            return;
+        }
+        out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(hdr + len)));
+        if (out == nullptr) {
+            rte_pktmbuf_free(m);
+            ++own_.tx_dropped_size;
+            return;
+        }
+        std::memcpy(out + hdr, datagram.data(), len);
     }
-    std::memcpy(out + hdr, datagram.data(), len);
     bool const v4 = to.family == Endpoint::Family::kIpv4;
     bool const offload = v4 ? ps->port->tx_csum_v4 : ps->port->tx_csum_v6;
     netstack::write_udp_headers(std::span<uint8_t>(out, hdr), ps->port->local.mac, dst, *from, to,
@@ -380,7 +555,17 @@ void DpdkBackend::transmit(const Endpoint& to, std::span<const uint8_t> datagram
         m->ol_flags |= v4 ? (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM)
                           : (RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM);
     }
-    enqueue(*ps, m, uint32_t(len));
+    if (next == NextHop::kPark) {
+        if (hop == nullptr) {
+            parked_hops_.push_back({ip, ps->index, 0});
+            hop = &parked_hops_.back();
+        }
+        ++hop->count;
+        parked_.push_back({m, payload, ps->index, ip, now_ns});
+        ++own_.tx_queued_unresolved;
+        return;
+    }
+    enqueue(*ps, m, payload);
 }
 
 void DpdkBackend::enqueue(PortState& ps, rte_mbuf* m, uint32_t payload) noexcept {
@@ -407,7 +592,8 @@ void DpdkBackend::flush_port(PortState& ps) noexcept {
     for (std::size_t i = 0; i < sent; ++i) {
         if (ps.tx_payload[i] == 0) continue;   // a control frame (ARP, ND): not a datagram
         ++own_.tx_packets;
-        own_.tx_bytes += ps.tx_payload[i];
+        own_.tx_bytes += ps.tx_payload[i] & ~kZeroCopyBit;
+        if ((ps.tx_payload[i] & kZeroCopyBit) != 0) ++own_.tx_zero_copy;
     }
     if (sent < n) {
         for (std::size_t i = sent; i < n; ++i) {

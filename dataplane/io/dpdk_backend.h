@@ -4,20 +4,30 @@
 // receives nothing from it: worker 0 does, and the worker mesh hands datagrams over). Each frame is parsed in place
 // by netstack::parse_udp and handed up as a span INTO THE MBUF (the engine decrypts in place); ARP and ICMPv6 go
 // to netstack::handle_control (answers for our addresses are transmitted); everything else is dropped and counted
-// by reason (BackendStats::frame_drops / control_drops). The burst's mbufs are freed in bulk after the burst.
+// by reason (BackendStats::frame_drops / control_drops). The burst's mbufs are freed in bulk after the burst (a
+// frame that transmit() took for a relayed cell holds a second reference and lives on until the port sent it).
 // Frames the port flagged with a bad IPv4 or UDP checksum (RX checksum offload) are counted as such; without the
 // offload the parser verifies in software.
 //
 // Transmit: transmit() takes an mbuf from the port's pool, copies the datagram behind room for the headers,
 // writes Ethernet/IP/UDP (netstack::write_udp_headers) and sets the checksum-offload flags when the port offers
 // them (else checksums in software). Frames are buffered per port and sent with rte_eth_tx_burst when tx_batch
-// are queued or on flush(). A relayed cell is COPIED once into a fresh mbuf: the Backend interface hands the
-// engine a span, not the mbuf, and the engine may transmit several datagrams from one receive or none; reusing
-// the received mbuf would need a different interface (see the notes). The copy is 1280 bytes, ~30 ns.
+// are queued or on flush().
+// Zero-copy relay: the engine decrypts a relayed cell in place, reseals it in place (fixed cell size: same length)
+// and transmits it from inside the buffer poll() handed up. When transmit() sees a datagram that lies inside the
+// mbuf being delivered right now (handle_frame -> on_datagram), that mbuf has room for the new headers in front
+// of it (the old ones and the headroom) and nobody else holds it, it sends THAT mbuf: reference count + 1 (the
+// burst's bulk free drops the receive side's reference), data_off moved to the new header start, RX flags cleared,
+// headers written in front of the datagram. No allocation, no copy (BackendStats::tx_zero_copy). Once per received
+// frame; any other datagram (handshakes, a second datagram from the same buffer, handed-over datagrams) is copied.
 // The next hop's MAC comes from the neighbour table: static entries from the config, and answers to our own ARP
-// requests / neighbour solicitations. An unresolved destination is dropped and counted (tx_unresolved) and a
-// solicitation sent (at most once per second per address). Only on-link destinations are reachable (no gateway):
-// the destination must be on one of a port's prefixes, else the first port of the destination's family is used.
+// requests / neighbour solicitations. A datagram to an unresolved next hop waits (parked, tx_queued_unresolved):
+// its frame is built (mbuf held, destination MAC zero) and a solicitation sent (at most once per second per
+// address); when the answer arrives (on this worker: at once; on another: found in the process-wide table within
+// ~1 ms by poll()) the waiting frames go out in order, with the MAC filled in. At most unresolved_per_neighbour
+// per next hop and unresolved_max per worker wait, each at most unresolved_timeout_ns; beyond that they are
+// dropped and counted (tx_unresolved). Only on-link destinations are reachable (no gateway): the destination
+// must be on one of a port's prefixes, else the first port of the destination's family is used.
 //
 // Neighbours: each backend keeps its own table (no lock on the send path); a miss also consults a process-wide
 // table under a mutex (rare: only while an address is unresolved), which every backend feeds with the answers it
@@ -55,6 +65,9 @@ struct DpdkBackendConfig {
     uint64_t idle_sleep_ns = 100'000; // the longest wait() sleeps
     bool port_stats = false;          // this backend reports the ports' rte_eth_stats (one worker per process)
     uint64_t port_stats_ns = 50'000'000;   // how often it reads them
+    // Datagrams waiting for a next hop's MAC (mbufs held): per next hop, per worker, and for how long.
+    std::size_t unresolved_per_neighbour = 64, unresolved_max = 1024;
+    uint64_t unresolved_timeout_ns = 1'000'000'000;
 };
 
 // nullptr + *error when the configuration is unusable (no ports, tx_batch out of range). The caller owns it.

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <rte_dev.h>
 #include <rte_eal.h>
@@ -63,7 +64,44 @@ bool prefix_contains(const Endpoint& net, uint8_t prefix, const Endpoint& ip) no
     return true;
 }
 
+// The value of `key` in a device string's "k=v" list ("net_af_packet0,iface=eth0,framecnt=4096"); empty if absent.
+std::string device_arg(const std::string& device, const std::string& key) {
+    std::size_t pos = device.find(',');
+    while (pos != std::string::npos) {
+        std::size_t const start = pos + 1;
+        std::size_t const end = device.find(',', start);
+        std::string const kv = device.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        if (kv.rfind(key + "=", 0) == 0) return kv.substr(key.size() + 1);
+        pos = end;
+    }
+    return {};
+}
+
 }  // namespace
+
+std::string device_argument(const std::string& device, uint32_t rx_desc) {
+    if (rx_desc == 0 || device.rfind("net_af_packet", 0) != 0 || !device_arg(device, "framecnt").empty()) {
+        return device;
+    }
+    // The PMD asks the kernel for framecnt / (blocksz / framesz) blocks of blocksz / framesz frames each; the kernel
+    // refuses a frame count that is not exactly that product. A malformed blocksz/framesz is left for the PMD to
+    // refuse with its own message.
+    auto number = [](const std::string& v, uint64_t dflt) {
+        if (v.empty()) return dflt;
+        uint64_t n = 0;
+        for (char c : v) {
+            if (c < '0' || c > '9' || n > (1u << 30)) return dflt;
+            n = n * 10 + uint64_t(c - '0');
+        }
+        return n == 0 ? dflt : n;
+    };
+    long const page = sysconf(_SC_PAGESIZE);
+    uint64_t const block = number(device_arg(device, "blocksz"), page > 0 ? uint64_t(page) : 4096u);
+    uint64_t const frame = number(device_arg(device, "framesz"), 2048u);
+    uint64_t const per_block = frame <= block ? block / frame : 1;
+    uint64_t const framecnt = (uint64_t(rx_desc) + per_block - 1) / per_block * per_block;
+    return device + ",framecnt=" + std::to_string(framecnt);
+}
 
 bool DpdkPort::on_link(const Endpoint& ip) const noexcept {
     return prefix_contains(ipv4, ipv4_prefix, ip) || prefix_contains(ipv6, ipv6_prefix, ip);
@@ -82,7 +120,7 @@ std::vector<std::string> eal_arguments(const DpdkEalConfig& c) {
     if (c.memory_mb > 0) a.insert(a.end(), {"-m", std::to_string(c.memory_mb)});
     bool pci = false;
     for (const auto& d : c.devices) {
-        a.insert(a.end(), {is_vdev(d) ? "--vdev" : "-a", d});
+        a.insert(a.end(), {is_vdev(d) ? "--vdev" : "-a", device_argument(d, c.rx_desc)});
         pci = pci || !is_vdev(d);
     }
     // Only virtual ports: keep EAL away from the PCI bus (it would otherwise probe every NIC it can bind).
@@ -105,8 +143,9 @@ bool eal_init(const DpdkEalConfig& config, std::string* error) {
             uint16_t id = 0;
             std::string const name = port_name(d);
             if (rte_eth_dev_get_port_by_name(name.c_str(), &id) == 0) continue;
-            std::size_t const comma = d.find(',');
-            std::string const args = comma == std::string::npos ? std::string() : d.substr(comma + 1);
+            std::string const full = device_argument(d, config.rx_desc);
+            std::size_t const comma = full.find(',');
+            std::string const args = comma == std::string::npos ? std::string() : full.substr(comma + 1);
             if (rte_eal_hotplug_add("vdev", name.c_str(), args.c_str()) != 0) {
                 *error = "dpdk: cannot create vdev \"" + d + "\" (rte_eal_hotplug_add failed)";
                 return false;

@@ -10,6 +10,9 @@
 //   --vdev <device> for each port whose device starts with "net_", -a <device> for the others (PCI addresses;
 //   with at least one -a, EAL probes nothing else; with none, --no-pci);
 //   then the configured extra eal_args, verbatim.
+// net_af_packet ignores the RX descriptor count a port is configured with: its ring is `framecnt` frames (default
+// 512). A net_af_packet device without framecnt= gets framecnt=<rx_desc rounded up to what the PMD accepts> (a
+// multiple of blocksz / framesz: whole blocks) appended (device_argument(), pure), so dpdk.rx_desc sizes it too.
 // Workers are NOT EAL lcores: they are our own pinned threads (reactor, doorbells, handover rings as for io_uring)
 // and each registers itself with rte_thread_register() on its first poll (it gets an lcore id, so the mempool's
 // per-lcore cache works). rte_eal_init() pins the calling thread to the main lcore; eal_init() restores the
@@ -54,7 +57,13 @@ struct DpdkEalConfig {
     uint32_t memory_mb = 0;                 // -m; 0 leaves EAL's default (with no_huge EAL's default is 64 MiB)
     std::vector<std::string> devices;       // each port's device string
     std::vector<std::string> extra_args;    // appended verbatim
+    uint32_t rx_desc = 0;                   // dpdk.rx_desc: sizes net_af_packet's ring (0: the PMD's default)
 };
+
+// The device string as EAL gets it: `device` itself, except a net_af_packet device without framecnt= when
+// rx_desc > 0: ",framecnt=N" appended, N = rx_desc rounded up to a multiple of the frames per block (blocksz=
+// (default the page size) / framesz= (default 2048), as given in the device string; at least one block). Pure.
+std::string device_argument(const std::string& device, uint32_t rx_desc);
 
 // The argv (program name first) that eal_init() passes to rte_eal_init. Pure.
 std::vector<std::string> eal_arguments(const DpdkEalConfig& config);

@@ -195,7 +195,8 @@ public:
                         bool is_relay);
 
     // One datagram from the network. Decrypted and, for relayed cells, re-encrypted in place: `data` must be
-    // writable and `len` bytes long.
+    // writable and `len` bytes long. A relayed cell is transmitted from inside `data` (same length) and not
+    // written again afterwards: the DPDK backend sends it in the mbuf it arrived in (io/backend.h, RxHandler).
     void on_datagram(const Endpoint& from, uint8_t* data, std::size_t len) noexcept;
     // Timers; call every few milliseconds.
     void tick() noexcept;
