@@ -56,6 +56,7 @@ constexpr KeySpec kP2pSpec[] = {
     {"circuit_lifetime_s", Kind::kInteger},
     {"connection_timeout", Kind::kInteger},
     {"max_peers", Kind::kInteger},
+    {"discovery", Kind::kString},
 };
 constexpr KeySpec kDataplaneSpec[] = {
     {"backend", Kind::kString},        {"cores", Kind::kIntegerList},         {"pin", Kind::kBoolean},
@@ -85,7 +86,8 @@ std::vector<std::string_view> names_of(std::span<const KeySpec> keys) {
 constexpr std::string_view kServerKeys[] = {"host", "port"};
 constexpr std::string_view kFeatureKeys[] = {"enable-dns", "enable-upnpc-port-forwarding", "enable-kytan-vpn",
                                              "enable-app-deployment"};
-constexpr std::string_view kBootstrapKeys[] = {"id", "public_key", "host", "port"};
+constexpr std::string_view kBootstrapKeys[] = {"id", "public_key", "host", "port", "api_port", "dht_port"};
+constexpr std::string_view kBootstrapRequiredKeys[] = {"id", "public_key", "host", "port"};
 constexpr std::string_view kDpdkKeys[] = {"eal_args", "ports", "mempool_mbufs", "mbuf_cache", "rx_desc", "tx_desc",
                                           "file_prefix", "in_memory", "no_huge", "hugepages"};
 constexpr std::string_view kDpdkPortKeys[] = {"device", "ipv4", "ipv6", "mac", "neighbours"};
@@ -343,7 +345,7 @@ void read_bootstrap(Reader& r, const json& e, const std::string& path, Bootstrap
         return;
     }
     if (!r.object(e, path, kBootstrapKeys)) return;
-    for (std::string_view key : kBootstrapKeys) {
+    for (std::string_view key : kBootstrapRequiredKeys) {
         if (r.ok() && r.find(e, key) == nullptr) r.fail_message(key_path(path, key), "missing (required)");
     }
     if (!r.ok()) return;
@@ -369,6 +371,8 @@ void read_bootstrap(Reader& r, const json& e, const std::string& path, Bootstrap
     }
     numeric_host(r, e, path, "host", false, &out->host);
     r.number(e, path, "port", 1, 65535, &out->port);
+    r.number(e, path, "api_port", 1, 65535, &out->api_port);
+    r.number(e, path, "dht_port", 1, 65535, &out->dht_port);
     if (!r.ok()) return;
     out->endpoint = *parse_numeric_endpoint(out->host, out->port);
 }
@@ -416,6 +420,7 @@ P2p read_p2p(const json& root, Reader& r) {
     r.number(root, "", "circuit_lifetime_s", 10, 86400, &p.circuit_lifetime_s);
     r.number(root, "", "connection_timeout", 1, 3600, &p.connection_timeout);
     r.number(root, "", "max_peers", 1, 1000000, &p.max_peers);
+    r.choice(root, "", "discovery", {"gossip", "registry"}, &p.discovery);
     if (!r.ok()) return p;
 
     // Rules across keys of this file.
@@ -886,8 +891,12 @@ json to_json(const Settings& s) {
 
 json to_json(const P2p& p) {
     json nodes = json::array();
-    for (const BootstrapNode& b : p.bootstrap_nodes)
-        nodes.push_back({{"id", to_hex(b.id)}, {"public_key", to_hex(b.ed25519)}, {"host", b.host}, {"port", b.port}});
+    for (const BootstrapNode& b : p.bootstrap_nodes) {
+        json node = {{"id", to_hex(b.id)}, {"public_key", to_hex(b.ed25519)}, {"host", b.host}, {"port", b.port}};
+        if (b.api_port != 0) node["api_port"] = b.api_port;
+        if (b.dht_port != 0) node["dht_port"] = b.dht_port;
+        nodes.push_back(std::move(node));
+    }
     return json{
         {"host", p.host},
         {"port", p.port},
@@ -905,6 +914,7 @@ json to_json(const P2p& p) {
         {"circuit_lifetime_s", p.circuit_lifetime_s},
         {"connection_timeout", p.connection_timeout},
         {"max_peers", p.max_peers},
+        {"discovery", p.discovery},
     };
 }
 

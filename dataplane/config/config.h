@@ -39,12 +39,17 @@
 namespace voxa::config {
 
 // A peer this node contacts first. JSON: {"id": "<64 hex>", "public_key": "<64 hex ed25519>",
-// "host": "10.0.0.1" or "::1", "port": 9000}. `id` must equal BLAKE2b-256(public_key); hosts are numeric.
+// "host": "10.0.0.1" or "::1", "port": 9000, "api_port"?: 9999, "dht_port"?: 4222}. `id` must equal
+// BLAKE2b-256(public_key); hosts are numeric. api_port (that node's REST API: a central registry this node becomes a
+// member of) and dht_port (its OpenDHT port) are optional; 0 means absent. The registry plugin reads them; the
+// data plane ignores them.
 struct BootstrapNode {
     NodeId id{};
     PublicKey ed25519{};
     std::string host;
     uint16_t port = 0;
+    uint16_t api_port = 0;   // 1..65535 when given
+    uint16_t dht_port = 0;   // 1..65535 when given
     Endpoint endpoint{};   // derived from host and port
     friend bool operator==(const BootstrapNode&, const BootstrapNode&) = default;
 };
@@ -83,6 +88,10 @@ struct P2p {                                               // p2p.json
     uint64_t max_message_bytes = 64ull << 20;              // 1 KiB..1 GiB
     uint32_t gossip_interval_s = 30, circuit_lifetime_s = 600;
     uint32_t connection_timeout = 30, max_peers = 4096;    // original keys (connection_timeout in seconds)
+    // "gossip" (default): nodes learn one another by DIRECTORY gossip over link sessions. "registry": the data
+    // plane sends no gossip and ignores received gossip (counted as drop "gossip_off"); its directory holds the
+    // bootstrap peers and what the control plane's registry plugin pushes (PeerUpdate/PeerRemove).
+    std::string discovery = "gossip";
     Endpoint listen{};                                     // derived: host and port
     Endpoint advertise{};                                  // derived: advertise_host and port; kNone if unset
     friend bool operator==(const P2p&, const P2p&) = default;

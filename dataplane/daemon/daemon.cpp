@@ -97,6 +97,7 @@ Daemon::Daemon(const config::Config& config, crypto::Identity identity)
     policy_.n = config_.p2p.n;
     policy_.k = config_.p2p.k;
     policy_.circuit_lifetime_ns = uint64_t(config_.p2p.circuit_lifetime_s) * kNsPerS;
+    gossip_on_ = config_.p2p.discovery != "registry";
 }
 
 Daemon::~Daemon() {
@@ -385,6 +386,8 @@ void Daemon::add_nodes(const std::vector<directory::Descriptor>& nodes) {
 void Daemon::refresh_gossip() {
     last_gossip_refresh_ns_ = mono_ns();
     directory_.expire(unix_s());
+    // Registry discovery: the workers keep an empty gossip set, so they send no DIRECTORY cells at all.
+    if (!gossip_on_) return;
     const auto self = directory::sign_descriptor(identity_, advertised_, config_.p2p.capacity, config_.p2p.relay,
                                                  unix_s());
     const std::size_t body_bytes = wire::cell_payload_bytes(config_.p2p.cell_bytes) - wire::kCellHeaderBytes;
@@ -571,6 +574,10 @@ void Daemon::drain_events() {
                 }
                 case Event::Kind::kGossip: {
                     if (!gossip) break;
+                    if (!gossip_on_) {
+                        gossip_off_drops_ += 1;
+                        break;
+                    }
                     auto fresh = directory_.merge_gossip(*gossip, unix_s());
                     add_nodes(fresh);
                     break;
@@ -598,6 +605,8 @@ nlohmann::json Daemon::stats_json() const {
     for (const auto& d : directory_.entries()) relays += d.relay;
     dir["relays"] = relays;
     dir["entries"] = directory_.to_json();
+    dir["entries"]["drops"]["gossip_off"] = gossip_off_drops_;
+    dir["discovery"] = config_.p2p.discovery;
     j["directory"] = dir;
 
     node::NodeStats ns{};

@@ -3,7 +3,10 @@
 //   SEND   -> the worker that owns circuits to that destination (hash of the destination id)
 //   REPLY  -> the worker that delivered the request (its message's owner)
 //   STATUS -> the message's owner worker (node::message_owner)
-//   gossip -> verified and merged here; new entries go to every worker, fresh gossip bodies too
+//   gossip -> verified and merged here; new entries go to every worker, fresh gossip bodies too. With p2p
+//             "discovery": "registry" there is no gossip: none is handed to the workers (so none is sent), and
+//             received bodies are dropped here, counted as directory drop "gossip_off"; the directory then holds
+//             the bootstrap peers and what voxa-control pushes (PeerUpdate / PeerRemove).
 // It never touches a packet. It sleeps in epoll on the local socket and a doorbell the workers ring.
 //
 // It is also the data plane's end of the node's shm segment (<data>/run/voxa.shm, include/voxa/shm.h), shared
@@ -105,6 +108,8 @@ private:
     std::unordered_map<std::string, uint8_t> delivered_by_;           // message id (raw) -> worker, for REPLY
     std::deque<std::string> delivered_order_;                         // bounds delivered_by_
     uint64_t last_gossip_refresh_ns_ = 0;
+    bool gossip_on_ = true;          // p2p "discovery" is "gossip"
+    uint64_t gossip_off_drops_ = 0;  // gossip bodies received and ignored while gossip is off
     uint64_t started_ns_ = 0;
 
     // The shm channel (control thread only, except the stats blocks, which belong to the workers).

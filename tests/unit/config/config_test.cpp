@@ -626,7 +626,8 @@ TEST(ConfigBootstrap, EachFieldIsChecked) {
     json extra = node;
     extra["name"] = "x";
     EXPECT_EQ(error_of("p2p", with(extra)),
-              "config/p2p.json: \"bootstrap_nodes[0].name\": unknown key (known keys: id, public_key, host, port)");
+              "config/p2p.json: \"bootstrap_nodes[0].name\": unknown key (known keys: id, public_key, host, port, api_port, "
+              "dht_port)");
     json short_id = node;
     short_id["id"] = a.id.substr(2);
     EXPECT_EQ(error_of("p2p", with(short_id)), "config/p2p.json: \"bootstrap_nodes[0].id\": expected 64 hex digits "
@@ -666,6 +667,59 @@ TEST(ConfigBootstrap, EachFieldIsChecked) {
     json const not_array = {{"bootstrap_nodes", node}};
     EXPECT_NE(error_of("p2p", not_array.dump()).find("\"bootstrap_nodes\": expected an array of at most 1024 objects"),
               std::string::npos);
+}
+
+TEST(ConfigBootstrap, RegistryPortsAreOptionalAndChecked) {
+    Peer const a = make_peer();
+    auto with = [&](json node) {
+        return json{{"advertise_host", "10.0.0.2"}, {"bootstrap_nodes", {std::move(node)}}}.dump();
+    };
+    json node = bootstrap_json(a, "10.0.0.1", 9000);
+    std::string error;
+    auto const plain = parse_p2p(with(node), "p2p.json", &error);
+    ASSERT_TRUE(plain) << error;
+    EXPECT_EQ(plain->bootstrap_nodes[0].api_port, 0);   // absent: not a registry
+    EXPECT_EQ(plain->bootstrap_nodes[0].dht_port, 0);
+    json both = node;
+    both["api_port"] = 9999;
+    both["dht_port"] = 65535;
+    auto const p = parse_p2p(with(both), "p2p.json", &error);
+    ASSERT_TRUE(p) << error;
+    EXPECT_EQ(p->bootstrap_nodes[0].api_port, 9999);
+    EXPECT_EQ(p->bootstrap_nodes[0].dht_port, 65535);
+    EXPECT_EQ(to_json(*p)["bootstrap_nodes"][0]["api_port"], 9999);
+    EXPECT_FALSE(to_json(*plain)["bootstrap_nodes"][0].contains("api_port"));
+    for (const char* key : {"api_port", "dht_port"}) {
+        for (json bad : {json(0), json(65536), json("9999"), json(1.5), json(nullptr)}) {
+            json n = node;
+            n[key] = bad;
+            EXPECT_EQ(error_of("p2p", with(n)), std::string("config/p2p.json: \"bootstrap_nodes[0].") + key +
+                                                    "\": expected an integer 1..65535, got " + bad.dump());
+        }
+    }
+}
+
+TEST(ConfigRules, P2pDiscovery) {
+    std::string error;
+    auto const d = parse_p2p("{}", "p2p.json", &error);
+    ASSERT_TRUE(d) << error;
+    EXPECT_EQ(d->discovery, "gossip");
+    auto const r = parse_p2p(R"({"discovery": "registry"})", "p2p.json", &error);
+    ASSERT_TRUE(r) << error;
+    EXPECT_EQ(r->discovery, "registry");
+    for (const char* bad : {R"({"discovery": "dht"})", R"({"discovery": "Gossip"})", R"({"discovery": ""})",
+                            R"({"discovery": 1})"}) {
+        std::string const e = error_of("p2p", bad);
+        EXPECT_EQ(e.rfind("config/p2p.json: \"discovery\": expected ", 0), 0u) << e;
+        EXPECT_NE(e.find("gossip"), std::string::npos) << e;
+    }
+    std::string const env_error = [] {
+        TempDir dir;
+        std::string load_error;
+        auto const c = load(dir.path(), "data", env_of({{"VOXA_P2P_DISCOVERY", "registry"}}), &load_error);
+        return c ? c->p2p.discovery : load_error;
+    }();
+    EXPECT_EQ(env_error, "registry");
 }
 
 // ---- environment ----
@@ -839,9 +893,12 @@ TEST(ConfigJson, RoundTripThroughFiles) {
                       {"n", 7},               {"k", 4},           {"parts_per_relay_max", 2},
                       {"cell_bytes", 1504},   {"max_message_bytes", 1 << 20},
                       {"gossip_interval_s", 10}, {"circuit_lifetime_s", 120},
-                      {"connection_timeout", 5}, {"max_peers", 64},
+                      {"connection_timeout", 5}, {"max_peers", 64}, {"discovery", "registry"},
                       {"bootstrap_nodes", {bootstrap_json(a, "2001:db8::1", 9000), bootstrap_json(b, "192.0.2.1", 9001)}}};
-    src.write("p2p.json", p2p.dump(2));
+    json p2p_ports = p2p;
+    p2p_ports["bootstrap_nodes"][0]["api_port"] = 9999;
+    p2p_ports["bootstrap_nodes"][1]["dht_port"] = 4222;
+    src.write("p2p.json", p2p_ports.dump(2));
     src.write("dataplane.json", R"({"cores": [1, 0], "pin": false, "rx_batch": 32, "tx_batch": 16,
         "tx_flush_us": 0, "rx_buffers": 512, "rx_buffer_bytes": 9216, "tx_slots": 2048, "ring_entries": 256,
         "sqpoll": true, "gso": false, "gro": false, "bpf_steering": false, "idle_spins": 0, "sleep_max_us": 5,
@@ -855,6 +912,9 @@ TEST(ConfigJson, RoundTripThroughFiles) {
     auto const first = load(src.path(), "data", no_env(), &error);
     ASSERT_TRUE(first) << error;
     EXPECT_EQ(first->p2p.n, 7);
+    EXPECT_EQ(first->p2p.discovery, "registry");
+    EXPECT_EQ(first->p2p.bootstrap_nodes[0].api_port, 9999);
+    EXPECT_EQ(first->p2p.bootstrap_nodes[1].dht_port, 4222);
     EXPECT_EQ(first->dataplane.cores, (std::vector<int>{1, 0}));
     EXPECT_EQ(first->settings.api_port, 8443);
 

@@ -462,6 +462,39 @@ TEST(DaemonShm, TwoDaemonsThatBootstrapToEachOtherReportSessionUp) {
     EXPECT_EQ(s["control"]["pid"], ::getpid());
 }
 
+// p2p "discovery": "registry": a sends no DIRECTORY gossip, and the gossip b sends it is ignored and counted
+// (directory drop "gossip_off"): a's entry for b stays the unsigned bootstrap one, b never learns a's descriptor.
+TEST(DaemonShm, RegistryDiscoverySendsNoGossipAndIgnoresReceivedGossip) {
+    NodeDirs a_dirs, b_dirs;
+    const uint16_t a_port = free_udp_port(), b_port = free_udp_port();
+    Peer a = a_dirs.self(), b = b_dirs.self();
+    a.port = a_port;
+    b.port = b_port;
+    auto ac = a_dirs.write(a_port, {b}, 1, {{"discovery", "registry"}});
+    auto bc = b_dirs.write(b_port, {a});
+    ASSERT_TRUE(ac && bc);
+    Running ra(make_daemon(*ac));
+    Running rb(make_daemon(*bc));
+    auto entry = [](const json& s, const std::string& id) {
+        for (const auto& e : s["directory"]["entries"]["entries"])
+            if (e["id"] == id) return e;
+        return json();
+    };
+    // b (gossip on) sends its bodies every second once the session is up; a counts each as gossip_off.
+    EXPECT_TRUE(eventually([&] {
+        json const s = stats_of(a_dirs.data());
+        return s.is_object() && s["directory"]["entries"]["drops"]["gossip_off"].get<uint64_t>() >= 2;
+    }, 10s));
+    json const sa = stats_of(a_dirs.data()), sb = stats_of(b_dirs.data());
+    EXPECT_EQ(sa["directory"]["discovery"], "registry");
+    EXPECT_EQ(sb["directory"]["discovery"], "gossip");
+    EXPECT_EQ(sb["directory"]["entries"]["drops"]["gossip_off"], 0);
+    EXPECT_EQ(sa["node"]["gossip_sent"], 0);
+    EXPECT_GT(sb["node"]["gossip_sent"].get<uint64_t>(), 0u);
+    EXPECT_EQ(entry(sa, b.id)["signed"], false);   // only the bootstrap entry: b's gossip was not merged
+    EXPECT_EQ(entry(sb, a.id)["signed"], false);   // a never sent its descriptor
+}
+
 TEST(DaemonShm, OriginCircuitsProduceCircuitUpAndShowInStats) {
     // Three nodes that all know one another: A sends to B over one circuit through C (hops 1, n = k = 1).
     NodeDirs a_dirs, b_dirs, c_dirs;
