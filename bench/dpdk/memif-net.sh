@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A 3-node voxa network entirely on DPDK net_memif (shared-memory packet rings, no kernel on the path), for the
-# single-relay forwarding benchmark (`voxa-bench relay --devnet D`, bench/dpdk/run.sh):
+# end-to-end single-relay measurement with real nodes at both ends (`voxa-bench relay --devnet D`; the saturated
+# relay figures of bench/dpdk/run.sh come from voxa-blast instead):
 #
 #   origin (node 1)  net_memif server a.sock  10.201.1.1/24  <->  10.201.1.2/24 client a.sock  relay (node 0)
 #   destination (2)  net_memif server b.sock  10.201.2.1/24  <->  10.201.2.2/24 client b.sock  relay (node 0)
@@ -24,7 +25,7 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 
 cmd="${1:-}"
-[[ -n "$cmd" ]] || { sed -n '8,9p' "${BASH_SOURCE[0]}" | sed 's/^# *//' >&2; exit 2; }
+[[ -n "$cmd" ]] || { sed -n '9,11p' "${BASH_SOURCE[0]}" | sed 's/^# *//' >&2; exit 2; }
 shift
 dir=/tmp/voxa-memif
 build=build/release
