@@ -6,7 +6,7 @@
 #                             [--cell-bytes B] [--extra-p2p JSON] [--bootstrap 0,1|all] [--dir D] [--build DIR]
 #                             [--timeout S] [--no-control] [--api-base P] [--port-base B]
 #                             [--backend uring|dpdk|mixed] [--dpdk-nodes 1,3] [--dpdk-vdev af_packet|tap] [--hugepages]
-#                             [--dpdk-arp]
+#                             [--dpdk-arp] [--registry central|dht] [--registry-settings JSON]
 #   scripts/devnet.sh stop [--dir D]
 #   scripts/devnet.sh status [--dir D] [--build DIR]
 #
@@ -37,6 +37,16 @@
 # a node it never talked to would be lost, the circuit build time out and the relay be avoided for 30 s.
 # --dpdk-arp leaves the table empty: DPDK nodes then learn every MAC through ARP. The io_uring nodes always use
 # ARP (the DPDK nodes answer it). On a tap port the DPDK node's MAC is set (02:76:78:...) so that it is known.
+# --registry (needs --netns): nodes find one another only through the registry plugin (settings.json plugins
+# ["api","registry"], p2p.json "discovery": "registry": no DIRECTORY gossip), with short timings for tests
+# (plugin-settings.registry: heartbeat_interval_s 1, down_after_s 3, poll_interval_s 1; dht: record_lifetime_s 10, the least the plugin takes).
+# central: node 0 is the registry: its API listens on its namespace address (10.x.0.2:9999, so the token is
+# needed for its own reads; the registry's open routes need none), and every other node's bootstrap_nodes lists
+# only node 0 with "api_port": 9999 (it registers there, heartbeats, and polls the live set). dht: every node runs
+# the OpenDHT backend on UDP 4222 (network id from the namespace prefix, so devnets stay apart), bootstrapping
+# from nodes 0 and 1 ("dht_port": 4222); no central node. nodes.json then also has each node's "registry" role
+# (central, member or dht) and "api_host". `status` prints the role. --registry-settings merges a JSON object into
+# every node's plugin-settings.registry (e.g. '{"down_after_s": 6}' on a loaded machine).
 # Namespaces, veths, bridge and subnet follow VOXA_NETNS_PREFIX / VOXA_NETNS_SUBNET (scripts/netns.sh); the owner
 # file is /run/<prefix>-devnet.netns-owner.
 # Defaults: --dir /tmp/voxa-devnet, --build build/release (relative to the repository root).
@@ -76,6 +86,8 @@ dpdk_nodes=""
 dpdk_vdev=af_packet
 hugepages=0
 dpdk_arp=0
+registry=""
+registry_settings="{}"
 
 if [[ "$cmd" == start ]]; then
     [[ $# -ge 1 && "$1" =~ ^[0-9]+$ ]] || usage
@@ -104,6 +116,8 @@ while [[ $# -gt 0 ]]; do
         --dpdk-vdev) dpdk_vdev="$2"; shift 2 ;;
         --hugepages) hugepages=1; shift ;;
         --dpdk-arp) dpdk_arp=1; shift ;;
+        --registry) registry="$2"; shift 2 ;;
+        --registry-settings) registry_settings="$2"; shift 2 ;;
         -h | --help) usage ;;
         *) voxa_log "unknown option: $1"; usage ;;
     esac
@@ -116,6 +130,12 @@ case "$backend" in uring | io_uring) backend=uring ;; dpdk | mixed) netns=1 ;;
 [[ "$dpdk_vdev" == af_packet || "$dpdk_vdev" == tap ]] || voxa_die "--dpdk-vdev: expected af_packet or tap"
 [[ -z "$dpdk_nodes" || "$dpdk_nodes" =~ ^[0-9]+(,[0-9]+)*$ ]] || voxa_die "--dpdk-nodes: expected a list like 1,3"
 [[ -z "$dpdk_nodes" || "$backend" == mixed ]] || voxa_die "--dpdk-nodes needs --backend mixed"
+[[ -z "$registry" || "$registry" == central || "$registry" == dht ]] \
+    || voxa_die "--registry: expected central or dht, got '$registry'"
+if [[ "$cmd" == start && -n "$registry" ]]; then
+    [[ $netns -eq 1 ]] || voxa_die "--registry needs --netns (the central registry listens on node 0's namespace address)"
+    [[ $control -eq 1 ]] || voxa_die "--registry needs voxa-control (drop --no-control)"
+fi
 export VOXA_DEVNET_SUBNET="$voxa_netns_subnet" VOXA_DEVNET_NETNS_ID="$voxa_netns_id"
 [[ "$build" == /* ]] || build="$voxa_root/$build"
 daemon="$build/dataplane/daemon/voxa-dataplane"
@@ -164,7 +184,7 @@ stop_nodes() {
         voxa_netns_down
         rm -f "$netns_owner"
     fi
-    rm -f "$dir/mode" "$dir/dpdk_nodes"
+    rm -f "$dir/mode" "$dir/dpdk_nodes" "$dir/registry"
 }
 
 # in_node I CMD...: runs CMD where node I's loopback is (inside its namespace in --netns mode).
@@ -243,6 +263,7 @@ start() {
     else
         echo loopback >"$dir/mode"
     fi
+    echo "$registry" >"$dir/registry"
 
     # Every node's MAC on the segment (netns mode): its eth0's, or on a tap port the one set below in python.
     local ids=() keys=() line macs=()
@@ -263,10 +284,10 @@ start() {
     # Every config in one go; python3 writes the JSON so that --extra-p2p merges as a real object.
     python3 - "$dir" "$count" "$netns" "$relays" "$hops" "$n_parts" "$k_parts" "$parts_per_relay" \
         "$cell_bytes" "$extra_p2p" "${ids[*]}" "${keys[*]}" "$bootstrap" "$control" "$api_base" "$dpdk_list" \
-        "$dpdk_vdev" "$hugepages" "${macs[*]}" "$dpdk_arp" <<'PY' || voxa_die "writing the configs failed"
-import json, os, sys
+        "$dpdk_vdev" "$hugepages" "${macs[*]}" "$dpdk_arp" "$registry" "$registry_settings" <<'PY' || voxa_die "writing the configs failed"
+import json, os, sys, zlib
 (d, count, netns, relays, hops, n, k, ppr, cell, extra, ids, keys, bootstrap, control, api_base, dpdk_list,
- dpdk_vdev, hugepages, macs, dpdk_arp) = sys.argv[1:]
+ dpdk_vdev, hugepages, macs, dpdk_arp, registry, registry_extra) = sys.argv[1:]
 macs = macs.split()
 control, api_base = control == "1", int(api_base)
 dpdk_nodes = {int(x) for x in dpdk_list.split()}
@@ -296,14 +317,32 @@ def dpdk_port(i, device):
     if dpdk_arp != "1":
         p["neighbours"] = [{"ip": addr(j)[0], "mac": mac(j)} for j in range(count) if j != i]
     return p
+# The registry: node 0 central (members list only it, with its API port), or OpenDHT bootstrapped from nodes 0, 1.
+API_PORT, DHT_PORT = 9999, 4222
+def bootstrap_of(i):
+    def entry(b, **more):
+        return {"id": ids[b], "public_key": keys[b], "host": addr(b)[0], "port": addr(b)[1], **more}
+    if registry == "central":
+        return [] if i == 0 else [entry(0, api_port=API_PORT)]
+    if registry == "dht":
+        return [entry(b, dht_port=DHT_PORT) for b in (0, 1) if b != i and b < count]
+    return [entry(b) for b in boot_from if b != i and b < count]
+def registry_settings():
+    s = {"heartbeat_interval_s": 1, "down_after_s": 3, "poll_interval_s": 1}
+    if registry == "dht":
+        # A network id of its own per namespace prefix: two test devnets never join each other's DHT.
+        s.update({"backend": "dht", "record_lifetime_s": 10,
+                  "dht": {"port": DHT_PORT, "network_id": zlib.crc32(("voxa-devnet/" + netns_id).encode())}})
+    s.update(json.loads(registry_extra))
+    return s
 for i in range(count):
     host, port = addr(i)
-    boot = [{"id": ids[b], "public_key": keys[b], "host": addr(b)[0], "port": addr(b)[1]}
-            for b in boot_from if b != i and b < count]
-    p2p = {"host": host, "port": port, "advertise_host": host, "bootstrap_nodes": boot,
+    p2p = {"host": host, "port": port, "advertise_host": host, "bootstrap_nodes": bootstrap_of(i),
            "relay": i < relays, "capacity": 100, "hops": int(hops), "n": int(n), "k": int(k),
            "parts_per_relay_max": int(ppr), "cell_bytes": int(cell), "max_message_bytes": 67108864,
            "gossip_interval_s": 2}
+    if registry:
+        p2p["discovery"] = "registry"
     p2p.update(extra)
     files = {"p2p.json": p2p,
              "dataplane.json": dataplane(i),
@@ -314,6 +353,12 @@ for i in range(count):
         api_port = 9999 if netns else (api_base + i if api_base > 0 else 0)
         files["settings.json"].update({"plugins": ["api"],
                                        "server-settings": {"host": "127.0.0.1", "port": api_port}})
+        if registry:
+            files["settings.json"]["plugins"].append("registry")
+            files["settings.json"]["plugin-settings"] = {"registry": registry_settings()}
+            if registry == "central" and i == 0:
+                # The members reach the central registry over the segment, not over their own loopback.
+                files["settings.json"]["server-settings"]["host"] = host
     for name, obj in files.items():
         with open(f"{d}/node{i}/config/{name}", "w") as f:
             json.dump(obj, f, indent=2)
@@ -390,9 +435,9 @@ PY
     done
 
     python3 - "$dir" "$count" "$netns" "$relays" "${ids[*]}" "${keys[*]}" "$dpdk_list" "${macs[*]}" "$dpdk_vdev" \
-        <<'PY' || voxa_die "writing nodes.json failed"
+        "$registry" <<'PY' || voxa_die "writing nodes.json failed"
 import json, os, sys
-d, count, netns, relays, ids, keys, dpdk_list, macs, dpdk_vdev = sys.argv[1:]
+d, count, netns, relays, ids, keys, dpdk_list, macs, dpdk_vdev, registry = sys.argv[1:]
 macs = macs.split()
 count, netns, relays, ids, keys = int(count), netns == "1", int(relays), ids.split(), keys.split()
 dpdk_nodes = {int(x) for x in dpdk_list.split()}
@@ -407,6 +452,12 @@ nodes = []
 for i in range(count):
     host, port = (f"{subnet}.{i + 2}", 9000) if netns else ("127.0.0.1", int(os.environ["VOXA_DEVNET_PORT_BASE"]) + i)
     api_port = read_int(f"{d}/node{i}/data/run/api_port")
+    api_host = host if registry == "central" and i == 0 else "127.0.0.1"
+    role = None
+    if registry == "central":
+        role = "central" if i == 0 else "member"
+    elif registry == "dht":
+        role = "dht"
     nodes.append({"index": i, "node_id": ids[i], "public_key": keys[i], "host": host, "port": port,
                   "netns": f"{netns_id}-dev{i}" if netns else "", "relay": i < relays,
                   "backend": "dpdk" if i in dpdk_nodes else "io_uring",
@@ -415,7 +466,8 @@ for i in range(count):
                           if dpdk_vdev == "tap" and i in dpdk_nodes else (macs[i] if netns else "")),
                   "file_prefix": f"{netns_id}-dpdk{i}" if i in dpdk_nodes else "",
                   "pid": read_int(f"{d}/node{i}/pid"), "control_pid": read_int(f"{d}/node{i}/control.pid"),
-                  "api_port": api_port, "api": f"http://127.0.0.1:{api_port}" if api_port else None,
+                  "api_port": api_port, "api_host": api_host,
+                  "api": f"http://{api_host}:{api_port}" if api_port else None, "registry": role,
                   "data": f"{d}/node{i}/data", "config": f"{d}/node{i}/config",
                   "socket": f"{d}/node{i}/data/run/voxa.sock"})
 with open(f"{d}/nodes.json", "w") as f:
@@ -423,7 +475,7 @@ with open(f"{d}/nodes.json", "w") as f:
     f.write("\n")
 PY
     voxa_log "$count nodes ready in ${SECONDS} s ($relays relays, $([[ $netns -eq 1 ]] && echo netns || echo loopback)," \
-        "backend $backend$([[ -n "$dpdk_list" ]] && echo " (DPDK nodes: ${dpdk_list% })")," \
+        "backend $backend$([[ -n "$dpdk_list" ]] && echo " (DPDK nodes: ${dpdk_list% })")$([[ -n "$registry" ]] && echo ", registry $registry")," \
         "$([[ $control -eq 1 ]] && echo "with voxa-control" || echo "data planes only")); $dir/nodes.json"
 }
 
@@ -444,7 +496,12 @@ status() {
         fi
         local kind=io_uring
         [[ " $(cat "$dir/dpdk_nodes" 2>/dev/null) " == *" $i "* ]] && kind=dpdk
-        echo "node$i: dataplane ($kind) $state; control $cstate"
+        local role=""
+        case "$(cat "$dir/registry" 2>/dev/null)" in
+            central) role="; registry $([[ $i -eq 0 ]] && echo central || echo member)" ;;
+            dht) role="; registry dht" ;;
+        esac
+        echo "node$i: dataplane ($kind) $state; control $cstate$role"
     done
     echo "namespaces: $(voxa_netns_list | tr '\n' ' ')"
 }

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "cli.h"
-#include "http_client.h"
+#include "http/http_client.h"
 
 namespace voxa::ctl {
 
@@ -29,6 +29,11 @@ constexpr const char* kUsage =
     "  status | health | ready | version | settings | peers | circuits | paths | metrics\n"
     "  stats [--watch] [--interval S] [--count N]\n"
     "  reload | drain [--deadline S] | log-level debug|info|warn|error      (these need the API token)\n"
+    "registry verbs (the registry plugin's routes):\n"
+    "  registry status|nodes|relays|fetch ID|sessions|accounts [add NAME|delete NAME]|login NAME|\n"
+    "           tokens [issue ACCOUNT --scopes L|revoke ID]|remove nri|rri ID\n"
+    "  names list|resolve NAME|claim NAME [--target ID] [--service S] [--ttl S] [--transfer-to KEY]\n"
+    "  (passwords from VOXA_PASSWORD or stdin; VOXA_REGISTRY_TOKEN replaces the API token for admin commands)\n"
     "local verbs (voxa-dataplane's socket):\n"
     "  send <node-id-hex> (--data TEXT | --file PATH) [--chunk BYTES] [--no-wait] [--timeout SECONDS]\n"
     "  reply <message-id-hex> (--data TEXT | --file PATH) [--chunk BYTES] [--no-wait] [--timeout SECONDS]\n"
@@ -105,6 +110,7 @@ int run(int argc, char** argv) {
         rest[0].find_first_not_of("0123456789abcdefABCDEF") == std::string::npos)
         verb = "message-status";
     if (is_rest_verb(verb)) return run_rest_verb(g, verb, std::move(rest));
+    if (is_registry_verb(verb)) return run_registry_verb(g, verb, std::move(rest));
     if (is_local_verb(verb)) return run_local_verb(g, verb, std::move(rest));
     return usage_error("unknown verb " + verb, nullptr);
 }

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "cli.h"
-#include "http_client.h"
+#include "http/http_client.h"
 
 namespace voxa::ctl {
 namespace {
@@ -68,13 +68,6 @@ constexpr VerbInfo kVerbs[] = {
 
 // ---- where the API is ----
 
-struct Api {
-    Url url;
-    std::string token;              // "" when the file is missing
-    std::filesystem::path token_path;
-    int timeout_ms = 10000;
-};
-
 std::optional<std::string> slurp(const std::filesystem::path& path) {
     std::ifstream f(path, std::ios::binary);
     if (!f) return std::nullopt;
@@ -89,6 +82,10 @@ std::string trimmed(std::string s) {
     while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
     return s.substr(i);
 }
+
+}  // namespace
+
+// ---- shared with registry_verbs.cpp (declared in cli.h) ----
 
 // --api, else <data>/run/api_port with the host of settings.json, else settings.json "server-settings", else
 // 127.0.0.1:9999 (the default of server-settings). A wildcard listen address is reached through loopback.
@@ -133,16 +130,10 @@ std::optional<Api> locate(const Globals& g, std::string* error) {
 
 // ---- one call ----
 
-struct Reply {
-    int status = 0;
-    std::string text;
-    json body;   // discarded when the body is not JSON
-};
-
 // Performs one request. A transport failure, or a status not in `accepted`, prints the reason (naming the URL
 // and the server's error message) and returns nullopt.
 std::optional<Reply> call(const Api& api, const std::string& method, const std::string& path,
-                          const std::optional<json>& body, std::initializer_list<int> accepted = {200}) {
+                          const std::optional<json>& body, std::initializer_list<int> accepted) {
     Request req;
     req.method = method;
     req.path = path;
@@ -206,7 +197,7 @@ std::string f(const json& obj, const char* key) { return text_of(field(obj, key)
 
 std::string short_id(const std::string& id) { return id.size() > 16 ? id.substr(0, 16) : id; }
 
-bool numeric(const std::string& s) {
+static bool numeric(const std::string& s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.' || c == '-'; });
 }
 
@@ -237,6 +228,14 @@ void print_kv(const std::vector<std::pair<std::string, std::string>>& kv) {
     for (const auto& [k, v] : kv) std::printf("%-*s  %s\n", int(w), k.c_str(), v.c_str());
 }
 
+int print_json(const Reply& r) {
+    if (r.body.is_discarded()) std::printf("%s\n", r.text.c_str());
+    else std::printf("%s\n", r.body.dump().c_str());
+    return kExitOk;
+}
+
+namespace {
+
 std::string process_line(const json& p, bool control) {
     if (!p.is_object()) return "-";
     std::string s;
@@ -249,12 +248,6 @@ std::string process_line(const json& p, bool control) {
 }
 
 // ---- verbs ----
-
-int print_json(const Reply& r) {
-    if (r.body.is_discarded()) std::printf("%s\n", r.text.c_str());
-    else std::printf("%s\n", r.body.dump().c_str());
-    return kExitOk;
-}
 
 int verb_status(const Globals& g, const Api& api) {
     auto const r = call(api, "GET", "/status", std::nullopt);

@@ -71,9 +71,11 @@ public:
     Core(const voxa_host* host, const Config& config, const std::string& token);
 
     // Any Pistache thread. Never throws. `authorization` is the raw Authorization header value ("" if absent);
-    // `query` the query parameters as an object of strings (forwarded to registry/appmgr GET routes only).
+    // `query` the query parameters as an object of strings (forwarded to registry/appmgr routes only); `peer` the
+    // client's address as the server saw it (the socket's, never a header), given to the registry for its rate
+    // limits.
     Reply handle(const std::string& method, const std::string& path, const std::string& authorization,
-                 const nlohmann::json& query, const std::string& body) noexcept;
+                 const nlohmann::json& query, const std::string& body, const std::string& peer = "") noexcept;
 
     // Main thread (reload): settings that apply without a restart.
     void apply(const Config& config) noexcept;
@@ -82,13 +84,17 @@ public:
 
 private:
     Reply route(const std::string& method, const std::string& path, const std::string& authorization,
-                const nlohmann::json& query, const std::string& body);
+                const nlohmann::json& query, const std::string& body, const std::string& peer);
     bool authorized(const std::string& authorization) const noexcept;
     Reply call_node(const char* node_method, const nlohmann::json& input);
     Reply call_optional(const char* service, const char* method, const char* missing_message,
                         const nlohmann::json& input);
+    // registry.<method>(envelope). *absent (when given) is set, and 503 returned, when no plugin provides
+    // "registry". An envelope with "auth": "none" turns the registry's -EPERM into 401 instead of 403.
+    Reply call_registry(const char* method, const nlohmann::json& envelope, bool* absent);
     Reply metrics();
     Reply error_from_service(int rc, char* out);
+    Reply error_from_registry(int rc, char* out, bool anonymous);
     std::vector<std::pair<int, uint64_t>> request_counts() const;
 
     const voxa_host* host_;                                // owned by the host

@@ -3,6 +3,11 @@
 //
 // Order of checks per request: route (404), method (405 + Allow), auth (401), body size (413), body JSON (400),
 // then the service call, whose errno maps to a status. Every step answers JSON {"error":{"code","message"}}.
+//
+// Registry routes (service "registry", issue 6) get an envelope instead of the bare body: {"peer": the address
+// Pistache saw, "auth": "local"|"token"|"none", "token"?: the bearer when it is not this node's API token,
+// "query": {...}, "body": {...}}. Routes marked open skip the API token even off loopback: the registry
+// authenticates them itself (sessions, signatures, its own tokens) and rate-limits them by `peer`.
 #include "api.h"
 
 #include <pistache/endpoint.h>
@@ -18,19 +23,29 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string_view>
 
 namespace voxa::api {
 
 namespace {
 
-enum class Kind : uint8_t { kNode, kReady, kMetrics, kOpenApi, kRegistry, kAppmgr, kReload, kDrain, kLogLevel };
+enum class Kind : uint8_t { kNode, kReady, kMetrics, kOpenApi, kRegistry, kLocalRecord, kAppmgr, kReload, kDrain,
+                            kLogLevel };
+
+// Who may call a route, as far as the api plugin is concerned.
+enum class Access : uint8_t {
+    kApi,        // today's rule: the API token for writes, and for reads when token_for_reads
+    kOpen,       // no API token needed, even off loopback: the registry authenticates the caller itself
+    kBearer,     // some bearer needed (the API token or a registry token): the registry checks its scope
+};
 
 struct Route {
     std::string_view path;                 // canonical form: no trailing slash
-    std::string_view method;               // the one method it answers
+    std::string_view method;               // the method of this row (a path may have one row per method)
     Kind kind;
     const char* target;                    // node or provider method
+    Access access = Access::kApi;
 };
 
 constexpr Route kRoutes[] = {
@@ -41,14 +56,31 @@ constexpr Route kRoutes[] = {
     {"/info/version", "GET", Kind::kNode, "version"},
     {"/info/settings", "GET", Kind::kNode, "settings"},
     {"/info/network_overview", "GET", Kind::kNode, "overview"},
-    {"/data/get_local_nri", "GET", Kind::kNode, "local_nri"},
-    {"/data/get_local_rri", "GET", Kind::kNode, "local_rri"},
-    {"/data/add_nri", "POST", Kind::kRegistry, "add_nri"},
-    {"/data/add_rri", "POST", Kind::kRegistry, "add_rri"},
-    {"/data/fetch_nri", "GET", Kind::kRegistry, "fetch_nri"},
-    {"/data/fetch_rri", "GET", Kind::kRegistry, "fetch_rri"},
-    {"/data/discover_nodes", "GET", Kind::kRegistry, "discover_nodes"},
-    {"/data/discover_relays", "GET", Kind::kRegistry, "discover_relays"},
+    {"/data/get_local_nri", "GET", Kind::kLocalRecord, "local_nri"},
+    {"/data/get_local_rri", "GET", Kind::kLocalRecord, "local_rri"},
+    {"/data/add_nri", "POST", Kind::kRegistry, "add_nri", Access::kOpen},
+    {"/data/add_rri", "POST", Kind::kRegistry, "add_rri", Access::kOpen},
+    {"/data/fetch_nri", "GET", Kind::kRegistry, "fetch_nri", Access::kOpen},
+    {"/data/fetch_rri", "GET", Kind::kRegistry, "fetch_rri", Access::kOpen},
+    {"/data/discover_nodes", "GET", Kind::kRegistry, "discover_nodes", Access::kOpen},
+    {"/data/discover_relays", "GET", Kind::kRegistry, "discover_relays", Access::kOpen},
+    {"/registry/challenge", "POST", Kind::kRegistry, "challenge", Access::kOpen},
+    {"/registry/register", "POST", Kind::kRegistry, "register", Access::kOpen},
+    {"/registry/heartbeat", "POST", Kind::kRegistry, "heartbeat", Access::kOpen},
+    {"/registry/deregister", "POST", Kind::kRegistry, "deregister", Access::kOpen},
+    {"/registry/status", "GET", Kind::kRegistry, "status", Access::kOpen},
+    {"/registry/sessions", "GET", Kind::kRegistry, "sessions", Access::kBearer},
+    {"/registry/records/remove", "POST", Kind::kRegistry, "remove", Access::kBearer},
+    {"/registry/accounts", "GET", Kind::kRegistry, "list_accounts", Access::kBearer},
+    {"/registry/accounts", "POST", Kind::kRegistry, "create_account", Access::kBearer},
+    {"/registry/accounts/delete", "POST", Kind::kRegistry, "delete_account", Access::kBearer},
+    {"/registry/login", "POST", Kind::kRegistry, "login", Access::kOpen},
+    {"/registry/tokens", "GET", Kind::kRegistry, "list_tokens", Access::kBearer},
+    {"/registry/tokens", "POST", Kind::kRegistry, "issue_token", Access::kBearer},
+    {"/registry/tokens/revoke", "POST", Kind::kRegistry, "revoke_token", Access::kBearer},
+    {"/registry/names", "GET", Kind::kRegistry, "resolve", Access::kOpen},
+    {"/registry/names", "POST", Kind::kRegistry, "put_name", Access::kOpen},
+    {"/registry/names/claim", "POST", Kind::kRegistry, "sign_name"},   // this node's key: the API token only
     {"/apps/add_app", "POST", Kind::kAppmgr, "add_app"},
     {"/apps/list_apps", "GET", Kind::kAppmgr, "list_apps"},
     {"/apps/get_app_status", "GET", Kind::kAppmgr, "get_app_status"},
@@ -114,6 +146,52 @@ bool only_fields(const nlohmann::json& body, std::initializer_list<std::string_v
     return true;
 }
 
+// The credential of "Bearer <credential>" (scheme case-insensitive, RFC 7235; surrounding blanks ignored), or
+// nullopt when the header is absent, of another scheme, or empty.
+std::optional<std::string_view> bearer_of(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    constexpr std::string_view kScheme = "bearer ";
+    if (v.size() <= kScheme.size()) return std::nullopt;
+    for (std::size_t i = 0; i < kScheme.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(v[i])) != kScheme[i]) return std::nullopt;
+    }
+    v.remove_prefix(kScheme.size());
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    if (v.empty()) return std::nullopt;
+    return v;
+}
+
+// A provider's {"error":{"code","message","retry_after_s"?}}; frees `out`.
+struct ServiceError {
+    std::string code;
+    std::string message;
+    std::optional<uint64_t> retry_after_s;
+};
+ServiceError take_error(const voxa_host* host, char* out) {
+    ServiceError e;
+    if (out == nullptr) return e;
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    host->free_buffer(host->ctx, out);
+    if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+        const auto& err = j["error"];
+        if (err.contains("code") && err["code"].is_string()) e.code = err["code"].get<std::string>();
+        if (err.contains("message") && err["message"].is_string()) e.message = err["message"].get<std::string>();
+        if (err.contains("retry_after_s") && err["retry_after_s"].is_number_unsigned())
+            e.retry_after_s = err["retry_after_s"].get<uint64_t>();
+    }
+    // The registry may put it beside "error" too.
+    if (!e.retry_after_s && j.is_object() && j.contains("retry_after_s") && j["retry_after_s"].is_number_unsigned())
+        e.retry_after_s = j["retry_after_s"].get<uint64_t>();
+    return e;
+}
+
+Reply unauthorized(const std::string& message) {
+    Reply r = error_reply(401, "unauthorized", message);
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"voxa\"");
+    return r;
+}
+
 }  // namespace
 
 Core::Core(const voxa_host* host, const Config& config, const std::string& token)
@@ -150,35 +228,17 @@ void Core::log(int level, const std::string& message, const nlohmann::json& fiel
 }
 
 bool Core::authorized(const std::string& authorization) const noexcept {
-    // "Bearer <token>", scheme case-insensitive (RFC 7235), surrounding blanks ignored.
-    std::string_view v = authorization;
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    constexpr std::string_view kScheme = "bearer ";
-    if (v.size() <= kScheme.size()) return false;
-    for (std::size_t i = 0; i < kScheme.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(v[i])) != kScheme[i]) return false;
-    }
-    v.remove_prefix(kScheme.size());
-    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    auto credential = bearer_of(authorization);
+    if (!credential) return false;
     // Hash, then compare the fixed-size hashes in constant time: neither length nor content leaks through timing.
     std::array<uint8_t, 32> h{};
-    crypto_generichash(h.data(), h.size(), reinterpret_cast<const unsigned char*>(v.data()), v.size(), nullptr, 0);
+    crypto_generichash(h.data(), h.size(), reinterpret_cast<const unsigned char*>(credential->data()),
+                       credential->size(), nullptr, 0);
     return crypto_verify_32(h.data(), token_hash_.data()) == 0;
 }
 
 Reply Core::error_from_service(int rc, char* out) {
-    std::string code;
-    std::string message;
-    if (out != nullptr) {
-        auto j = nlohmann::json::parse(out, nullptr, false);
-        host_->free_buffer(host_->ctx, out);
-        if (j.is_object() && j.contains("error") && j["error"].is_object()) {
-            const auto& e = j["error"];
-            if (e.contains("code") && e["code"].is_string()) code = e["code"].get<std::string>();
-            if (e.contains("message") && e["message"].is_string()) message = e["message"].get<std::string>();
-        }
-    }
+    ServiceError e = take_error(host_, out);
     int status = 503;
     std::string fallback = "unavailable";
     switch (rc) {
@@ -191,9 +251,38 @@ Reply Core::error_from_service(int rc, char* out) {
     }
     // Only a bad-input answer may carry the provider's own code; other statuses keep the contract's code so a
     // client can switch on it.
-    if (code.empty() || rc != -EINVAL) code = fallback;
-    if (message.empty()) message = std::string("the node answered ") + std::strerror(-rc);
-    return error_reply(status, code, message);
+    if (e.code.empty() || rc != -EINVAL) e.code = fallback;
+    if (e.message.empty()) e.message = std::string("the node answered ") + std::strerror(-rc);
+    return error_reply(status, e.code, e.message);
+}
+
+// The registry's codes are part of its contract ("refused", "rate_limited", ...), so they are kept on every status.
+Reply Core::error_from_registry(int rc, char* out, bool anonymous) {
+    ServiceError e = take_error(host_, out);
+    int status = 500;
+    std::string fallback = "internal";
+    switch (rc) {
+        case -EINVAL: status = 400; fallback = "bad_field"; break;
+        case -ENOENT: status = 404; fallback = "not_found"; break;
+        case -EPERM:
+        case -EACCES:
+            status = anonymous ? 401 : 403;
+            fallback = anonymous ? "unauthorized" : "forbidden";
+            break;
+        case -EEXIST: status = 409; fallback = "conflict"; break;
+        case -EAGAIN:
+            status = e.code == "rate_limited" ? 429 : 503;
+            fallback = "unavailable";
+            break;
+        default: break;   // -EIO and anything unexpected: the registry failed, not the request
+    }
+    if (e.code.empty()) e.code = fallback;
+    if (e.message.empty()) e.message = std::string("the registry answered ") + std::strerror(-rc);
+    Reply r = error_reply(status, e.code, e.message);
+    if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"voxa\"");
+    // RFC 9110 §10.2.3: whole seconds. The registry says how long; at least 1 s when it does not.
+    if (status == 429) r.headers.emplace_back("Retry-After", std::to_string(std::max<uint64_t>(1, e.retry_after_s.value_or(1))));
+    return r;
 }
 
 Reply Core::call_node(const char* node_method, const nlohmann::json& input) {
@@ -221,6 +310,19 @@ Reply Core::call_optional(const char* service, const char* method, const char* m
     return r;
 }
 
+Reply Core::call_registry(const char* method, const nlohmann::json& envelope, bool* absent) {
+    char* out = nullptr;
+    const std::string in = envelope.dump();
+    int rc = host_->call(host_->ctx, "registry", method, in.c_str(), &out);
+    if (absent != nullptr) *absent = rc == -ENOENT && out == nullptr;
+    if (rc == -ENOENT && out == nullptr) return error_reply(503, "unavailable", kRegistryMissing);
+    if (rc != 0) return error_from_registry(rc, out, envelope.value("auth", "none") == "none");
+    Reply r;
+    r.body = out != nullptr ? std::string(out) : std::string("{}");
+    if (out != nullptr) host_->free_buffer(host_->ctx, out);
+    return r;
+}
+
 Reply Core::metrics() {
     auto fetch = [&](const char* method, nlohmann::json& into) -> int {
         char* out = nullptr;
@@ -241,10 +343,10 @@ Reply Core::metrics() {
 }
 
 Reply Core::handle(const std::string& method, const std::string& path, const std::string& authorization,
-                   const nlohmann::json& query, const std::string& body) noexcept {
+                   const nlohmann::json& query, const std::string& body, const std::string& peer) noexcept {
     Reply r;
     try {
-        r = route(method, path, authorization, query, body);
+        r = route(method, path, authorization, query, body, peer);
     } catch (const std::exception& e) {
         // Input cannot get here (it is checked above); what can is memory exhaustion or a bug in a provider's JSON.
         log(VOXA_LOG_ERROR, "api request failed", {{"path", path}, {"error", e.what()}});
@@ -257,31 +359,44 @@ Reply Core::handle(const std::string& method, const std::string& path, const std
 }
 
 Reply Core::route(const std::string& method, const std::string& raw_path, const std::string& authorization,
-                  const nlohmann::json& query, const std::string& body) {
+                  const nlohmann::json& query, const std::string& body, const std::string& peer) {
     // Both "/x" and "/x/" reach a route: the original API used trailing slashes, the new routes do not.
     std::string_view path = raw_path;
     if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
     const Route* found = nullptr;
+    std::string allow;   // the methods the path answers, for 405
     for (const Route& route : kRoutes) {
-        if (route.path == path) {
+        if (route.path != path) continue;
+        if (route.method == method) {
             found = &route;
             break;
         }
+        allow += (allow.empty() ? "" : ", ") + std::string(route.method);
     }
-    if (found == nullptr) return error_reply(404, "not_found", "no route " + method + " " + raw_path);
-    if (found->method != method) {
-        Reply r = error_reply(405, "method_not_allowed",
-                              std::string(found->path) + " accepts " + std::string(found->method) + " only, not " + method);
-        r.headers.emplace_back("Allow", std::string(found->method));
+    if (found == nullptr && allow.empty()) return error_reply(404, "not_found", "no route " + method + " " + raw_path);
+    if (found == nullptr) {
+        Reply r = error_reply(405, "method_not_allowed", std::string(path) + " accepts " + allow + " only, not " + method);
+        r.headers.emplace_back("Allow", allow);
         return r;
     }
     const bool write = found->method != "GET";
-    if ((write || token_for_reads_.load()) && !authorized(authorization)) {
-        Reply r = error_reply(401, "unauthorized",
-                              authorization.empty() ? "this route needs Authorization: Bearer <token> (the token is in <data>/local/api_token)"
-                                                    : "the bearer token is wrong");
-        r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"voxa\"");
-        return r;
+    const bool local = authorized(authorization);
+    const auto credential = bearer_of(authorization);
+    switch (found->access) {
+        case Access::kApi:
+            if ((write || token_for_reads_.load()) && !local) {
+                return unauthorized(authorization.empty()
+                                        ? "this route needs Authorization: Bearer <token> (the token is in <data>/local/api_token)"
+                                        : "the bearer token is wrong");
+            }
+            break;
+        case Access::kOpen: break;   // the registry authenticates (sessions, signatures) and rate-limits by peer
+        case Access::kBearer:
+            if (!credential) {
+                return unauthorized("this route needs Authorization: Bearer <token>: this node's API token or a "
+                                    "registry token (POST /registry/login)");
+            }
+            break;
     }
     const std::size_t max_body = max_body_bytes_.load();
     if (body.size() > max_body) {
@@ -310,11 +425,19 @@ Reply Core::route(const std::string& method, const std::string& raw_path, const 
             return r;
         }
         case Kind::kRegistry:
-        case Kind::kAppmgr: {
-            const char* service = found->kind == Kind::kRegistry ? "registry" : "appmgr";
-            const char* missing = found->kind == Kind::kRegistry ? kRegistryMissing : kAppmgrMissing;
-            return call_optional(service, found->target, missing, write ? input : query);
+        case Kind::kLocalRecord: {
+            nlohmann::json envelope = {{"peer", peer}, {"auth", local ? "local" : credential ? "token" : "none"},
+                                       {"query", query.is_object() ? query : nlohmann::json::object()},
+                                       {"body", input}};
+            if (!local && credential) envelope["token"] = std::string(*credential);
+            if (found->kind == Kind::kRegistry) return call_registry(found->target, envelope, nullptr);
+            // This node's own records: the registry signs them when it runs; without it, the node service has the
+            // unsigned view it always had.
+            bool absent = false;
+            Reply r = call_registry(found->target, envelope, &absent);
+            return absent ? call_node(found->target, nlohmann::json::object()) : r;
         }
+        case Kind::kAppmgr: return call_optional("appmgr", found->target, kAppmgrMissing, write ? input : query);
         case Kind::kReload:
             if (!only_fields(input, {}, err)) return err;
             return call_node(found->target, input);
@@ -384,8 +507,15 @@ public:
             nlohmann::json query = nlohmann::json::object();
             const auto& q = request.query();
             for (auto it = q.parameters_begin(); it != q.parameters_end(); ++it) query[it->first] = it->second;
+            // The socket's peer address: a client cannot choose it (X-Forwarded-For and the like are never read).
+            std::string peer;
+            try {
+                peer = request.address().host();
+            } catch (...) {
+                peer.clear();
+            }
             Reply r = core_->handle(Http::methodString(request.method()), request.resource(), authorization, query,
-                                    request.body());
+                                    request.body(), peer);
             for (auto& [name, value] : r.headers) response.headers().add(std::make_shared<TextHeader>(name, value));
             response.send(static_cast<Http::Code>(r.status), r.body, Http::Mime::MediaType::fromString(r.content_type));
         } catch (...) {

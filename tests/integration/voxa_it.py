@@ -99,19 +99,24 @@ class Devnet:
 
     def __init__(self, count, netns=False, relays=None, hops=2, n=5, k=3, parts_per_relay=2, extra_p2p=None,
                  name="it", control=True, backend="uring", dpdk_nodes=None, dpdk_vdev=None, hugepages=False,
-                 dpdk_arp=False, netns_prefix=None, timeout=None):
+                 dpdk_arp=False, netns_prefix=None, timeout=None, registry=None,
+                 registry_settings=None):
         """control: also run voxa-control (api plugin on an ephemeral port per node) beside every data plane.
         backend: "uring", "dpdk" or "mixed" (devnet.sh --backend; dpdk and mixed imply netns); dpdk_nodes: the
         DPDK nodes' indices for mixed (default: the even-indexed relays); dpdk_vdev: "af_packet" (default) or
         "tap"; dpdk_arp: DPDK nodes learn MACs through ARP only (no static neighbours); netns_prefix:
         VOXA_NETNS_PREFIX for the devnet's namespaces, bridge and subnet (default: the environment's, else
-        "voxa"); timeout: devnet.sh --timeout (seconds until every node is ready)."""
+        "voxa"); timeout: devnet.sh --timeout (seconds until every node is ready); registry: "central" or "dht"
+        (devnet.sh --registry: nodes find one another only through the registry plugin; implies netns);
+        registry_settings: a dict merged into every node's plugin-settings.registry."""
         self.dir = Path(f"/tmp/voxa-it-{name}")
         self.env = dict(os.environ)
         if netns_prefix:
             self.env["VOXA_NETNS_PREFIX"] = netns_prefix
+        netns = netns or registry is not None
         self.netns = netns
         self.control = control
+        self.registry = registry
         args = [str(DEVNET), "start", str(count), "--dir", str(self.dir), "--build", str(BUILD),
                 "--hops", str(hops), "--n", str(n), "--k", str(k), "--parts-per-relay", str(parts_per_relay)]
         if control:
@@ -134,8 +139,14 @@ class Devnet:
                 args.append("--hugepages")
             if dpdk_arp:
                 args.append("--dpdk-arp")
+        # devnet.sh gives up after --timeout (default 20 s) and then stops what it started (up to ~15 s).
+        self.start_timeout = max(120, (timeout or 20) + 60)
         if timeout is not None:
             args += ["--timeout", str(timeout)]
+        if registry:
+            args += ["--registry", registry]
+        if registry_settings:
+            args += ["--registry-settings", json.dumps(registry_settings)]
         p2p = {"gossip_interval_s": 1}
         p2p.update(extra_p2p or {})
         args += ["--extra-p2p", json.dumps(p2p)]
@@ -143,7 +154,13 @@ class Devnet:
 
     def __enter__(self):
         subprocess.run([str(DEVNET), "stop", "--dir", str(self.dir)], capture_output=True, env=self.env)
-        r = subprocess.run(self.start_args, capture_output=True, text=True, timeout=120, env=self.env)
+        try:
+            r = subprocess.run(self.start_args, capture_output=True, text=True, timeout=self.start_timeout,
+                               env=self.env)
+        except subprocess.TimeoutExpired as e:
+            self.stop()   # nothing of a half-started devnet stays behind
+            raise Failure(f"devnet start did not finish within {self.start_timeout} s:\n{e.stdout}\n{e.stderr}\n"
+                          f"{self.logs()}")
         if r.returncode != 0:
             self.stop()
             raise Failure(f"devnet start failed:\n{r.stdout}\n{r.stderr}\n{self.logs()}")
@@ -255,7 +272,8 @@ class Devnet:
             try:
                 if self.nodes[i].get("netns"):
                     enter_netns(self.nodes[i]["netns"])   # this thread only
-                conn = http.client.HTTPConnection("127.0.0.1", self.api_port(i), timeout=timeout)
+                host = self.nodes[i].get("api_host") or "127.0.0.1"   # a central registry listens off loopback
+                conn = http.client.HTTPConnection(host, self.api_port(i), timeout=timeout)
                 conn.request(method, path, body=data, headers=hdrs)
                 resp = conn.getresponse()
                 text = resp.read().decode(errors="replace")
@@ -306,7 +324,8 @@ class Devnet:
             if p.poll() is not None:
                 raise Failure(f"voxa-control of node {i} exited ({p.returncode}):\n{self.logs()}")
             try:
-                if self.api(i, "/status/health", timeout=2)[0] == 200:
+                # With the token: a node whose API listens off loopback (a central registry) needs it for reads.
+                if self.api(i, "/status/health", timeout=2, token=self.token(i))[0] == 200:
                     return p
             except (OSError, ValueError, Failure, http.client.HTTPException):
                 pass   # not listening yet (or api_port still names the previous instance's port)
@@ -318,7 +337,7 @@ class Devnet:
         last = None
         while time.time() < deadline:
             try:
-                last = self.api(i, "/status/ready", timeout=2)
+                last = self.api(i, "/status/ready", timeout=2, token=self.token(i))
                 if last[0] == 200:
                     return last[2]
             except (OSError, Failure, http.client.HTTPException) as e:

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -555,13 +556,200 @@ TEST_F(Api, RegistryAndAppRoutesAre503UntilAServiceExists) {
     EXPECT_NE(a.body.find("appmgr"), std::string::npos);
     EXPECT_EQ(post("/apps/add_app/", "{}", false).status, 401);   // still a write
 
-    host_.set("registry.fetch_nri", 0, R"({"success":true,"nri":[]})");
-    Response f = get("/data/fetch_nri?node_id=ab");
-    EXPECT_EQ(f.status, 200);
-    EXPECT_EQ(json::parse(host_.last_input("registry.fetch_nri")), json({{"node_id", "ab"}}));
     host_.set("appmgr.add_app", 0, R"({"success":true})");
     EXPECT_EQ(post("/apps/add_app", R"({"name":"x"})").status, 200);
     EXPECT_EQ(json::parse(host_.last_input("appmgr.add_app")), json({{"name", "x"}}));
+}
+
+// ---- the registry's routes (issue 6) ----
+
+// Every registry route with the method the contract gives it.
+const std::vector<std::tuple<std::string, std::string, std::string>>& registry_routes() {
+    static const std::vector<std::tuple<std::string, std::string, std::string>> kAll = {
+        {"POST", "/data/add_nri/", "add_nri"},          {"POST", "/data/add_rri/", "add_rri"},
+        {"GET", "/data/fetch_nri/", "fetch_nri"},       {"GET", "/data/fetch_rri/", "fetch_rri"},
+        {"GET", "/data/discover_nodes/", "discover_nodes"}, {"GET", "/data/discover_relays/", "discover_relays"},
+        {"POST", "/registry/challenge", "challenge"},   {"POST", "/registry/register", "register"},
+        {"POST", "/registry/heartbeat", "heartbeat"},   {"POST", "/registry/deregister", "deregister"},
+        {"GET", "/registry/status", "status"},          {"GET", "/registry/sessions", "sessions"},
+        {"POST", "/registry/records/remove", "remove"}, {"POST", "/registry/accounts", "create_account"},
+        {"GET", "/registry/accounts", "list_accounts"}, {"POST", "/registry/accounts/delete", "delete_account"},
+        {"POST", "/registry/login", "login"},           {"GET", "/registry/tokens", "list_tokens"},
+        {"POST", "/registry/tokens", "issue_token"},    {"POST", "/registry/tokens/revoke", "revoke_token"},
+        {"GET", "/registry/names", "resolve"},          {"POST", "/registry/names", "put_name"},
+        {"POST", "/registry/names/claim", "sign_name"},
+    };
+    return kAll;
+}
+
+TEST_F(Api, RegistryRoutesGetTheEnvelope) {
+    start();
+    host_.set("registry.fetch_nri", 0, R"({"success":true,"nri":{"node_id":"ab"}})");
+    Response f = get("/data/fetch_nri?node_id=ab", {"X-Forwarded-For: 203.0.113.9", "X-Real-IP: 203.0.113.9"});
+    EXPECT_EQ(f.status, 200) << f.body;
+    EXPECT_EQ(f.j()["nri"]["node_id"], "ab");
+    // The peer is the socket's address, whatever the client's headers claim.
+    EXPECT_EQ(json::parse(host_.last_input("registry.fetch_nri")),
+              json({{"peer", "127.0.0.1"}, {"auth", "none"}, {"query", {{"node_id", "ab"}}}, {"body", json::object()}}));
+
+    // Open writes need no token; the body travels whole inside the envelope.
+    host_.set("registry.add_nri", 0, R"({"success":true,"result":"new","node_id":"ab"})");
+    Response add = post("/data/add_nri/", R"({"node_id":"ab","sequence":3})", false);
+    EXPECT_EQ(add.status, 200) << add.body;
+    json in = json::parse(host_.last_input("registry.add_nri"));
+    EXPECT_EQ(in["auth"], "none");
+    EXPECT_EQ(in["body"], json({{"node_id", "ab"}, {"sequence", 3}}));
+    EXPECT_FALSE(in.contains("token"));
+
+    // This node's API token: auth "local", the token itself is not passed on.
+    EXPECT_EQ(post("/data/add_nri/", "{}").status, 200);
+    in = json::parse(host_.last_input("registry.add_nri"));
+    EXPECT_EQ(in["auth"], "local");
+    EXPECT_FALSE(in.contains("token"));
+    EXPECT_EQ(host_.last_input("registry.add_nri").find(token_), std::string::npos);
+
+    // Another bearer: auth "token" with the bearer for the registry to check.
+    Response t = http(port_, "POST", "/data/add_nri", "{}", {"Authorization: Bearer vxr_0011_abc"});
+    EXPECT_EQ(t.status, 200) << t.body;
+    in = json::parse(host_.last_input("registry.add_nri"));
+    EXPECT_EQ(in["auth"], "token");
+    EXPECT_EQ(in["token"], "vxr_0011_abc");
+
+    // A non-bearer scheme is no credential.
+    http(port_, "POST", "/data/add_nri", "{}", {"Authorization: Basic dXNlcjpwYXNz"});
+    EXPECT_EQ(json::parse(host_.last_input("registry.add_nri"))["auth"], "none");
+
+    // Bodies are still checked before the registry sees them.
+    Response bad = post("/data/add_nri/", "[1]", false);
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_EQ(bad.code(), "bad_json");
+}
+
+TEST_F(Api, EveryRegistryRouteReachesItsMethod) {
+    start();
+    for (const auto& [method, path, target] : registry_routes()) {
+        host_.set("registry." + target, 0, json{{"answer_of", target}}.dump());
+        Response r = http(port_, method, path, method == "POST" ? "{}" : "", {"Authorization: Bearer " + token_});
+        EXPECT_EQ(r.status, 200) << method << " " << path << " " << r.body;
+        EXPECT_EQ(r.j().value("answer_of", ""), target) << method << " " << path;
+        EXPECT_EQ(host_.calls("registry." + target), 1) << target;
+    }
+    // One path, two methods: anything else is 405 naming both.
+    Response m = http(port_, "DELETE", "/registry/accounts");
+    EXPECT_EQ(m.status, 405);
+    EXPECT_EQ(m.headers["allow"], "GET, POST");
+    EXPECT_EQ(get("/registry/challenge").status, 405);
+    EXPECT_EQ(get("/registry/nope").status, 404);
+}
+
+TEST_F(Api, OpenRoutesSkipTheTokenEvenOffLoopback) {
+    start({{"server-settings", {{"host", "0.0.0.0"}, {"port", 0}}}});
+    for (const auto& [method, path, target] : registry_routes()) host_.set("registry." + target, 0, R"({"ok":1})");
+    // Not loopback: the node's own routes need the token even for reads...
+    EXPECT_EQ(get("/status").status, 401);
+    // ...the open registry routes do not.
+    for (const char* path : {"/registry/status", "/data/discover_relays/", "/data/fetch_rri/", "/registry/names"})
+        EXPECT_EQ(get(path).status, 200) << path;
+    for (const char* path : {"/registry/challenge", "/registry/register", "/registry/heartbeat", "/registry/login",
+                             "/data/add_rri/", "/registry/names", "/registry/deregister"})
+        EXPECT_EQ(post(path, "{}", false).status, 200) << path;
+
+    // Admin routes need a bearer; without one the registry is not even asked.
+    for (const char* path : {"/registry/sessions", "/registry/accounts", "/registry/tokens"}) {
+        Response r = get(path);
+        EXPECT_EQ(r.status, 401) << path;
+        EXPECT_NE(r.headers["www-authenticate"].find("Bearer"), std::string::npos);
+    }
+    EXPECT_EQ(post("/registry/records/remove", "{}", false).status, 401);
+    EXPECT_EQ(host_.calls("registry.sessions"), 0);
+    EXPECT_EQ(host_.calls("registry.remove"), 0);
+    // A registry token goes through to the registry, which checks its scope.
+    Response s = get("/registry/sessions", {"Authorization: Bearer vxr_1234_scoped"});
+    EXPECT_EQ(s.status, 200);
+    json in = json::parse(host_.last_input("registry.sessions"));
+    EXPECT_EQ(in["auth"], "token");
+    EXPECT_EQ(in["token"], "vxr_1234_scoped");
+    EXPECT_EQ(get("/registry/sessions", {"Authorization: Bearer " + token_}).status, 200);
+    EXPECT_EQ(json::parse(host_.last_input("registry.sessions"))["auth"], "local");
+
+    // Claiming a name signs with this node's key: the API token only, as every other node write.
+    EXPECT_EQ(post("/registry/names/claim", R"({"name":"a.b"})", false).status, 401);
+    EXPECT_EQ(http(port_, "POST", "/registry/names/claim", "{}", {"Authorization: Bearer vxr_1234_scoped"}).status, 401);
+    EXPECT_EQ(host_.calls("registry.sign_name"), 0);
+    Response c = post("/registry/names/claim", R"({"name":"a.b"})");
+    EXPECT_EQ(c.status, 200) << c.body;
+    EXPECT_EQ(json::parse(host_.last_input("registry.sign_name"))["auth"], "local");
+    EXPECT_EQ(json::parse(host_.last_input("registry.sign_name"))["body"], json({{"name", "a.b"}}));
+}
+
+TEST_F(Api, RegistryErrorsMapToStatuses) {
+    start();
+    host_.set("registry.login", -EAGAIN,
+              R"({"error":{"code":"rate_limited","message":"10 logins per minute","retry_after_s":7}})");
+    Response limited = post("/registry/login", R"({"name":"op","password":"x"})", false);
+    EXPECT_EQ(limited.status, 429);
+    EXPECT_EQ(limited.code(), "rate_limited");
+    EXPECT_EQ(limited.headers["retry-after"], "7");
+    host_.set("registry.login", -EAGAIN, R"({"error":{"code":"rate_limited","message":"slow down"}})");
+    Response limited2 = post("/registry/login", "{}", false);
+    EXPECT_EQ(limited2.status, 429);
+    EXPECT_EQ(limited2.headers["retry-after"], "1");
+    host_.set("registry.login", -EAGAIN, R"({"error":{"code":"unavailable","message":"central registry unreachable"}})");
+    Response busy = post("/registry/login", "{}", false);
+    EXPECT_EQ(busy.status, 503);
+    EXPECT_EQ(busy.headers.count("retry-after"), 0u);
+
+    host_.set("registry.add_nri", -EINVAL, R"({"error":{"code":"refused","message":"bad_signature: signature"}})");
+    Response refused = post("/data/add_nri", "{}", false);
+    EXPECT_EQ(refused.status, 400);
+    EXPECT_EQ(refused.code(), "refused");
+    EXPECT_EQ(refused.j()["error"]["message"], "bad_signature: signature");
+
+    // -EPERM: 401 to an anonymous caller, 403 to one that presented a credential; the registry's code is kept.
+    host_.set("registry.put_name", -EPERM, R"({"error":{"code":"refused","message":"not_owner: name"}})");
+    Response anon = post("/registry/names", "{}", false);
+    EXPECT_EQ(anon.status, 401);
+    EXPECT_NE(anon.headers["www-authenticate"].find("Bearer"), std::string::npos);
+    EXPECT_EQ(http(port_, "POST", "/registry/names", "{}", {"Authorization: Bearer vxr_1_x"}).status, 403);
+    EXPECT_EQ(post("/registry/names", "{}").status, 403);
+
+    host_.set("registry.fetch_nri", -ENOENT, R"({"error":{"code":"not_found","message":"no node ab"}})");
+    EXPECT_EQ(get("/data/fetch_nri?node_id=ab").status, 404);   // a provider's -ENOENT with a body
+    host_.set("registry.create_account", -EEXIST, "");
+    Response dup = post("/registry/accounts", "{}");
+    EXPECT_EQ(dup.status, 409);
+    EXPECT_EQ(dup.code(), "conflict");
+    host_.set("registry.status", -EIO, R"({"error":{"code":"db","message":"registry.db: disk I/O error"}})");
+    Response io = get("/registry/status");
+    EXPECT_EQ(io.status, 500);
+    EXPECT_EQ(io.code(), "db");
+    host_.set("registry.status", -EIO, "");
+    EXPECT_EQ(get("/registry/status").code(), "internal");
+}
+
+TEST_F(Api, RegistryRoutesAre503WithoutThePluginAndLocalRecordsFallBack) {
+    start();
+    for (const auto& [method, path, target] : registry_routes()) {
+        Response r = http(port_, method, path, method == "POST" ? "{}" : "", {"Authorization: Bearer " + token_});
+        EXPECT_EQ(r.status, 503) << method << " " << path;
+        EXPECT_EQ(r.code(), "unavailable") << path;
+        EXPECT_NE(r.body.find("the registry plugin is not loaded on this node"), std::string::npos) << r.body;
+    }
+    // No registry: the node service answers as before.
+    Response n = get("/data/get_local_nri/");
+    EXPECT_EQ(n.status, 200);
+    EXPECT_EQ(n.j()["answer_of"], "local_nri");
+    // With one: the registry's signed record, and the node service is not asked.
+    host_.set("registry.local_nri", 0, R"({"success":true,"nri":{"signature":"00"}})");
+    host_.set("registry.local_rri", -ENOENT, R"({"error":{"code":"not_relay","message":"p2p.relay is false"}})");
+    const int node_calls = host_.calls("node.local_nri");
+    Response s = get("/data/get_local_nri");
+    EXPECT_EQ(s.status, 200);
+    EXPECT_EQ(s.j()["nri"]["signature"], "00");
+    EXPECT_EQ(host_.calls("node.local_nri"), node_calls);
+    EXPECT_EQ(json::parse(host_.last_input("registry.local_nri"))["auth"], "none");
+    EXPECT_EQ(get("/data/get_local_rri").status, 404);
+    EXPECT_EQ(host_.calls("node.local_rri"), 0);
 }
 
 TEST_F(Api, MetricsAreWellFormedPrometheusText) {
@@ -625,6 +813,15 @@ TEST_F(Api, OpenApiDocumentListsEveryRoute) {
         EXPECT_TRUE(doc["paths"].contains(p)) << p;
     }
     EXPECT_EQ(doc["paths"]["/control/drain"]["post"]["security"][0].count("bearerAuth"), 1u);
+    for (const auto& [method, path, target] : registry_routes()) {
+        std::string m = method == "GET" ? "get" : "post";
+        ASSERT_TRUE(doc["paths"].contains(path)) << path;
+        EXPECT_TRUE(doc["paths"][path].contains(m)) << method << " " << path;
+        EXPECT_TRUE(doc["paths"][path][m]["responses"].contains("200")) << path;
+    }
+    // Open routes say so: no security requirement at all ({} first) and no 401 for missing tokens on them.
+    EXPECT_EQ(doc["paths"]["/registry/challenge"]["post"]["security"], json::array({json::object()}));
+    EXPECT_EQ(doc["paths"]["/registry/names/claim"]["post"]["security"][0].count("bearerAuth"), 1u);
 }
 
 TEST_F(Api, ConcurrentClientsAllAnswered) {

@@ -1,7 +1,7 @@
-// The HTTP client of voxactl (see http_client.h). Non-blocking socket plus poll(), so that every step honours one
-// deadline; the request is written in full, then the response read until its framing says it is complete or the
-// server closes.
-#include "http_client.h"
+// The HTTP client of voxactl and the registry plugin (see http_client.h). Non-blocking socket plus poll(), so that
+// every step honours one deadline; the request is written in full, then the response read until its framing says it
+// is complete or the server closes.
+#include "http/http_client.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -16,7 +16,7 @@
 #include <chrono>
 #include <cstring>
 
-namespace voxa::ctl {
+namespace voxa::http {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -378,4 +378,4 @@ std::optional<Response> perform(const Url& url, const Request& request, std::str
     return r;
 }
 
-}  // namespace voxa::ctl
+}  // namespace voxa::http

@@ -1,11 +1,14 @@
-// A minimal blocking HTTP/1.1 client over TCP, enough for voxactl to speak the api plugin's REST API: one request
-// per connection (`Connection: close`), GET/POST with an optional JSON body, responses framed by Content-Length,
-// by chunked transfer coding, or by the server closing the connection. No TLS, no redirects, no keep-alive: the
+// A minimal blocking HTTP/1.1 client over TCP, enough for voxactl and the registry plugin's member role to speak
+// the api plugin's REST API: one request per connection (`Connection: close`), GET/POST with an optional JSON
+// body, responses framed by Content-Length, by chunked transfer coding, or by the server closing the connection. No TLS, no redirects, no keep-alive: the
 // API listens on loopback (or inside a node's namespace) and voxactl makes a handful of calls per run.
 //
 // Every wait (connect, send, each read) is bounded by the request's timeout, so a hung server cannot hang the
 // operator's shell. Errors come back as text saying which step failed ("cannot connect: Connection refused"; the
-// caller adds the URL), never as exceptions. Single-threaded use; no shared state.
+// caller adds the URL), never as exceptions. No shared state: any thread may call perform(), concurrently.
+//
+// Library `voxa_http` (controlplane/http/), included as "http/http_client.h". Namespace voxa::http; voxactl's
+// code names the same things through the voxa::ctl aliases at the end.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-namespace voxa::ctl {
+namespace voxa::http {
 
 // An http://host:port[/base] address. Host may be a name, an IPv4 literal or a bracketed IPv6 literal.
 struct Url {
@@ -53,4 +56,13 @@ std::optional<Response> perform(const Url& url, const Request& request, std::str
 // Exposed for tests.
 std::optional<std::string> decode_chunked(std::string_view raw);
 
+}  // namespace voxa::http
+
+namespace voxa::ctl {
+using http::decode_chunked;
+using http::parse_url;
+using http::perform;
+using http::Request;
+using http::Response;
+using http::Url;
 }  // namespace voxa::ctl
