@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <utility>
 
 #include "http/http_client.h"
@@ -259,6 +260,7 @@ bool Member::do_poll() {
         c = centrals_[current_];
     }
     std::size_t refused = 0, accepted = 0;
+    std::set<NodeId> listed;
     for (const char* what : {"relays", "nodes"}) {
         int status = 0;
         json out;
@@ -293,8 +295,11 @@ bool Member::do_poll() {
             // Verified here, whatever the central registry said: it is trusted for liveness, not for content.
             Registry::Ingest const in = registry_.ingest_record(r, true);
             (in.refusal == Refusal::kNone ? accepted : refused) += 1;
+            if (in.refusal == Refusal::kNone)
+                listed.insert(r.id);
         }
     }
+    registry_.follow_central(listed);
     std::lock_guard lock(mutex_);
     last_poll_s_ = registry_.now_s();
     ++polls_;

@@ -278,6 +278,20 @@ void Registry::refresh_own(bool force) {
         member_->wake();
 }
 
+void Registry::follow_central(const std::set<NodeId>& live) {
+    for (Kind kind : {Kind::kNode, Kind::kRelay}) {
+        for (const StoredRecord& s : db_->list_records(kind, true)) {
+            if (s.id == identity_.id() || live.count(s.id) != 0)
+                continue;
+            if (!db_->mark_down_id(s.id))
+                continue;
+            publish("registry.record_down", {{"id", to_hex(s.id)}});
+            log(VOXA_LOG_INFO, "node down: the central registry no longer lists it", {{"id", to_hex(s.id)}});
+            mark_dirty();
+        }
+    }
+}
+
 // ---- ingestion ----
 
 void Registry::count_refusal(Refusal r, Kind kind, std::string_view id_hex, std::string_view why) {
@@ -441,6 +455,9 @@ void Registry::tick() {
         down_after = settings_.record_lifetime_s;
     if (role_ == Role::kMember)
         down_after = std::max<uint64_t>(down_after, 3ull * settings_.poll_interval_s);
+    // Times are whole seconds: a heartbeat at t + 0.99 is stored as t, so one second absorbs the rounding (without
+    // it a node heartbeating every second flaps down on a loaded machine).
+    down_after += 1;
     for (const NodeId& id : db_->mark_down(now, down_after)) {
         if (id == identity_.id())
             continue;
@@ -516,6 +533,12 @@ int Registry::on_service(void* instance, const char* method, const char* json_in
 }
 
 std::string Registry::start() {
+    // A restart is not silence: the nodes live before it get a fresh heartbeat window (they heartbeat again within
+    // heartbeat_interval_s), instead of all being marked down, and removed from every data plane, on the first tick.
+    uint64_t const started = now_s();
+    for (Kind kind : {Kind::kNode, Kind::kRelay})
+        for (const StoredRecord& s : db_->list_records(kind, true))
+            db_->mark_seen(s.id, started);
     if (host_ != nullptr) {
         if (int rc = host_->register_service(host_->ctx, "registry", &Registry::on_service, this); rc != 0)
             return "cannot register the \"registry\" service (" + std::to_string(rc) + ")";

@@ -29,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -127,6 +128,10 @@ class Registry {
     void count_refusal(Refusal r, Kind kind, std::string_view id_hex, std::string_view why);
     std::map<std::string, uint64_t> refusals() const;
     void mark_dirty() noexcept { dirty_.store(true); }
+    // Member role, after a complete poll: every live record the central registry no longer lists (`live`: the ids
+    // it returned) goes down now, instead of after this node's own down_after_s (the central is the authority on
+    // liveness; waiting again would double the time a dead relay stays in paths).
+    void follow_central(const std::set<NodeId>& live);
 
     RegistryDb& db() noexcept { return *db_; }
     Auth& auth() noexcept { return *auth_; }

@@ -323,6 +323,21 @@ std::vector<NodeId> RegistryDb::mark_down(uint64_t now_s, uint64_t down_after_s)
     return out;
 }
 
+bool RegistryDb::mark_down_id(const NodeId& id) {
+    std::lock_guard lock(mutex_);
+    Stmt q(db_, "UPDATE records SET live = 0 WHERE id = ?1 AND live = 1;");
+    if (!q.ok()) {
+        db::log_failure(db_, "mark_down_id");
+        return false;
+    }
+    q.blob(1, id);
+    if (q.step() != SQLITE_DONE) {
+        db::log_failure(db_, "mark_down_id");
+        return false;
+    }
+    return sqlite3_changes(db_) > 0;
+}
+
 std::size_t RegistryDb::purge(uint64_t now_s, uint64_t purge_after_s) {
     std::lock_guard lock(mutex_);
     std::size_t removed = 0;

@@ -76,6 +76,8 @@ public:
     void mark_seen(const NodeId& id, uint64_t now_s);
     // Live records with last_seen + down_after_s <= now become kDown; returns their ids (each once).
     std::vector<NodeId> mark_down(uint64_t now_s, uint64_t down_after_s);
+    // Marks both kinds of `id` down now (a member following its central registry). False if it was not live.
+    bool mark_down_id(const NodeId& id);
     // Deletes down records with last_seen + purge_after_s <= now, records with expires_s <= now and name records
     // with expires_s <= now (an expired name is free for anyone: may_replace treats it as absent). Returns how
     // many rows went.
