@@ -3,6 +3,7 @@
 #include <cerrno>
 
 #include "common/log.h"
+#include "directory/names.h"
 #include "store.h"
 
 namespace voxa::cp {
@@ -55,6 +56,22 @@ bool only_keys(const json& obj, std::initializer_list<const char*> keys, std::st
     return true;
 }
 
+// obj[key] as a name the data plane resolves (directory::valid_name), copied into *storage so the command's
+// borrowed view stays valid; false with *error naming the field.
+bool read_name(const json& obj, const char* key, std::vector<std::vector<uint8_t>>* storage, std::string_view* out,
+               std::string* error) {
+    auto it = obj.find(key);
+    if (it == obj.end() || !it->is_string() || !directory::valid_name(it->get_ref<const std::string&>())) {
+        *error = std::string("\"") + key + "\": expected a name of 1.." + std::to_string(directory::kNameBytesMax) +
+                 " bytes of lowercase a-z, 0-9, '.', '-'";
+        return false;
+    }
+    const std::string& name = it->get_ref<const std::string&>();
+    storage->emplace_back(name.begin(), name.end());
+    *out = std::string_view(reinterpret_cast<const char*>(storage->back().data()), storage->back().size());
+    return true;
+}
+
 const char* resource_name(shm::OverloadResource r) {
     switch (r) {
         case shm::OverloadResource::kCommandRing: return "command_ring";
@@ -76,7 +93,8 @@ bool parse_command(std::string_view command_json, std::size_t body_bytes_max, st
     }
     auto type_it = j.find("type");
     if (type_it == j.end() || !type_it->is_string()) {
-        *error = "\"type\": expected one of circuit_policy, drain, log_level, shutdown, peer_remove, peer_update";
+        *error = "\"type\": expected one of circuit_policy, drain, log_level, shutdown, peer_remove, peer_update, "
+                 "name_set, name_remove";
         return false;
     }
     std::string const type = type_it->get<std::string>();
@@ -154,9 +172,35 @@ bool parse_command(std::string_view command_json, std::size_t body_bytes_max, st
                                                                       n * shm::kDescriptorBytes);
             out->push_back(u);
         }
+    } else if (type == "name_set") {
+        if (!only_keys(j, {"type", "name", "node_id", "expires_s"}, error)) return false;
+        shm::NameSet m;
+        if (!read_name(j, "name", storage, &m.name, error)) return false;
+        auto it = j.find("node_id");
+        std::vector<uint8_t> bytes;
+        if (it == j.end() || !it->is_string() || !from_hex(it->get<std::string>(), &bytes) ||
+            bytes.size() != shm::kNodeIdBytes) {
+            *error = "\"node_id\": expected 64 hex digits";
+            return false;
+        }
+        std::copy(bytes.begin(), bytes.end(), m.node.begin());
+        if (!read_uint(j, "expires_s", 0, UINT64_MAX, &v, error)) return false;
+        m.expires_s = v;
+        if (48 + m.name.size() > body_bytes_max) {
+            *error = "\"name\": too long for the command ring's slots (" + std::to_string(body_bytes_max - 48) +
+                     " bytes at most)";
+            return false;
+        }
+        out->push_back(m);
+    } else if (type == "name_remove") {
+        if (!only_keys(j, {"type", "name"}, error)) return false;
+        shm::NameRemove m;
+        if (!read_name(j, "name", storage, &m.name, error)) return false;
+        out->push_back(m);
     } else {
         *error = "\"type\": unknown command \"" + type +
-                 "\" (expected circuit_policy, drain, log_level, shutdown, peer_remove or peer_update)";
+                 "\" (expected circuit_policy, drain, log_level, shutdown, peer_remove, peer_update, name_set or "
+                 "name_remove)";
         return false;
     }
     return true;

@@ -30,8 +30,9 @@ inline constexpr uint64_t kDataplaneStaleNs = 2'000'000'000;   // no heartbeat f
 inline constexpr uint64_t kHeartbeatIntervalNs = 100'000'000;
 
 // Parses one data-plane command in the JSON of plugin_abi.h (voxa_host.dataplane_command) into typed commands.
-// A peer_update with more descriptors than fit one slot becomes several commands; their bytes live in *storage,
-// which must outlive the commands. false with *error naming the field on bad input.
+// A peer_update with more descriptors than fit one slot becomes several commands; their bytes (and the names of
+// name_set / name_remove) live in *storage, which must outlive the commands. false with *error naming the field on
+// bad input.
 bool parse_command(std::string_view command_json, std::size_t body_bytes_max, std::vector<shm::Command>* out,
                    std::vector<std::vector<uint8_t>>* storage, std::string* error);
 

@@ -5,7 +5,7 @@
 //     "server-settings"; the bearer token from <data>/local/api_token when that file exists.
 //   Registry verbs (registry_verbs.cpp): `registry ...` and `names ...`, REST verbs over the registry's routes.
 //   Local verbs (local_verbs.cpp): talk to voxa-dataplane's delivery socket <data>/run/voxa.sock (or --socket):
-//     send, reply, recv, message-status, local-stats.
+//     send, reply, recv, message-status, local-stats, resolve (names the registry pushed to the data plane).
 //
 // Exit codes: 0 ok, 1 failure (message on stderr naming the URL or socket and what went wrong), 2 usage.
 // Everything runs on the main thread.

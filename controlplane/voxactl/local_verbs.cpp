@@ -1,6 +1,7 @@
 // voxactl's local verbs: the data plane's delivery socket <data>/run/voxa.sock (docs/API.md, "Local delivery
-// socket"). send and reply messages or files, receive them, ask a message's state and the data plane's own
-// counters (local-stats). These work without voxa-control.
+// socket"). send and reply messages or files, receive them, ask a message's state, resolve a name the registry
+// pushed to the data plane (resolve; send takes a name too) and the data plane's own counters (local-stats). These
+// work without voxa-control (a name resolves while its pushed entry is unexpired).
 //
 // Files travel as chunks, each one message whose body is
 //   | "VXF1" | transfer id[16] | offset u64 | total u64 | name_len u16 | name | chunk bytes |
@@ -43,11 +44,12 @@ constexpr std::size_t kChunkHeadBytes = 4 + kMessageIdBytes + 8 + 8 + 2;   // + 
 constexpr std::size_t kPrintableMax = 200;
 
 constexpr const char* kSendHelp =
-    "usage: voxactl [--data DIR | --socket PATH] send <node-id-hex> (--data TEXT | --file PATH) [--chunk BYTES]\n"
-    "               [--no-wait] [--timeout SECONDS]\n"
+    "usage: voxactl [--data DIR | --socket PATH] send (<node-id-hex> | NAME) (--data TEXT | --file PATH)\n"
+    "               [--chunk BYTES] [--no-wait] [--timeout SECONDS]\n"
     "  Sends TEXT or a file (in VXF1 chunks of --chunk bytes, default 16M) to a node through the local data plane\n"
     "  and waits until every message is delivered (unless --no-wait). Prints `message <id>` per message,\n"
-    "  `delivered <id>` per delivery and a `sent ...` summary for files.\n";
+    "  `delivered <id>` per delivery and a `sent ...` summary for files. A NAME (not 64 hex digits) is resolved\n"
+    "  first by the data plane (see resolve).\n";
 constexpr const char* kReplyHelp =
     "usage: voxactl [--data DIR | --socket PATH] reply <message-id-hex> (--data TEXT | --file PATH) [--chunk BYTES]\n"
     "               [--no-wait] [--timeout SECONDS]\n"
@@ -61,6 +63,11 @@ constexpr const char* kMessageStatusHelp =
     "usage: voxactl [--data DIR | --socket PATH] message-status <message-id-hex>\n"
     "  Prints the state of a message sent through this node (pending, delivered, failed, ...).\n"
     "  (`status <message-id-hex>` still works: with an id, status means message-status.)\n";
+constexpr const char* kResolveHelp =
+    "usage: voxactl [--data DIR | --socket PATH] [--json] resolve NAME\n"
+    "  Asks the local data plane which node NAME points to (names the registry pushed to it). Prints\n"
+    "  `<node-id-hex> expires <unix-seconds>` (--json: {\"name\",\"node_id\",\"expires_s\"}); exit 1 for an unknown\n"
+    "  name. `names resolve NAME` asks the registry over REST instead.\n";
 constexpr const char* kLocalStatsHelp =
     "usage: voxactl [--data DIR | --socket PATH] local-stats\n"
     "  Prints the data plane's own STATS JSON from its local socket (directory, sessions, circuits, drops); works\n"
@@ -431,7 +438,8 @@ int recv(Client& client, const RecvOptions& o) {
 }  // namespace
 
 bool is_local_verb(const std::string& verb) {
-    return verb == "send" || verb == "reply" || verb == "recv" || verb == "message-status" || verb == "local-stats";
+    return verb == "send" || verb == "reply" || verb == "recv" || verb == "message-status" || verb == "local-stats" ||
+           verb == "resolve";
 }
 
 const char* local_verb_help(const std::string& verb) {
@@ -440,6 +448,7 @@ const char* local_verb_help(const std::string& verb) {
     if (verb == "recv") return kRecvHelp;
     if (verb == "message-status") return kMessageStatusHelp;
     if (verb == "local-stats") return kLocalStatsHelp;
+    if (verb == "resolve") return kResolveHelp;
     return nullptr;
 }
 
@@ -456,6 +465,7 @@ int run_local_verb(const Globals& g, const std::string& verb, std::vector<std::s
     std::size_t at = 0;
     std::optional<NodeId> node;
     std::optional<MessageId> message;
+    std::string name_arg;   // send NAME / resolve NAME
     SendOptions send_options;
     RecvOptions recv_options;
     recv_options.json = g.json;
@@ -463,10 +473,15 @@ int run_local_verb(const Globals& g, const std::string& verb, std::vector<std::s
         if (at >= args.size()) return usage_error(verb + " wants a " + (verb == "send" ? "node id" : "message id"), help);
         if (verb == "send") node = parse_hex<kNodeIdBytes>(args[at]);
         else message = parse_hex<kMessageIdBytes>(args[at]);
-        if (!node && !message)
+        // send: anything that is not 64 hex digits is a name, when it is spelled like one (a 64-digit hex string is
+        // always a node id, so the two never clash).
+        if (verb == "send" && !node && local::parse_resolve(local::as_bytes(args[at])))
+            name_arg = args[at];
+        if (!node && !message && name_arg.empty())
             return usage_error("bad id " + args[at] + " (want " +
                                    std::to_string(2 * (verb == "send" ? kNodeIdBytes : kMessageIdBytes)) +
-                                   " hex digits)",
+                                   " hex digits" +
+                                   (verb == "send" ? ", or a name of lowercase a-z, 0-9, '.', '-')" : ")"),
                                help);
         ++at;
         if (verb == "message-status") {
@@ -476,6 +491,11 @@ int run_local_verb(const Globals& g, const std::string& verb, std::vector<std::s
         }
     } else if (verb == "recv") {
         if (int const rc = parse_recv_options(args, at, &recv_options); rc != kExitOk) return rc;
+    } else if (verb == "resolve") {
+        if (args.size() != 1) return usage_error("resolve takes one name", help);
+        if (!local::parse_resolve(local::as_bytes(args[0])))
+            return usage_error("bad name " + args[0] + " (want 1..253 bytes of lowercase a-z, 0-9, '.', '-')", help);
+        name_arg = args[0];
     } else if (!args.empty()) {
         return usage_error(verb + " takes no arguments", help);
     }
@@ -484,6 +504,22 @@ int run_local_verb(const Globals& g, const std::string& verb, std::vector<std::s
     auto client = Client::connect(socket_path, &error);
     if (!client) return failure(error);
 
+    if (verb == "resolve") {
+        auto const r = client->resolve(name_arg, &error);
+        if (!r) return failure("resolve " + name_arg + ": " + error);
+        if (g.json) {
+            nlohmann::json const j{{"name", name_arg}, {"node_id", to_hex(r->node)}, {"expires_s", r->expires_s}};
+            std::printf("%s\n", j.dump().c_str());
+        } else {
+            std::printf("%s expires %llu\n", to_hex(r->node).c_str(), static_cast<unsigned long long>(r->expires_s));
+        }
+        return kExitOk;
+    }
+    if (verb == "send" && !name_arg.empty()) {
+        auto const r = client->resolve(name_arg, &error);
+        if (!r) return failure("cannot send to " + name_arg + ": the local data plane cannot resolve it: " + error);
+        node = r->node;
+    }
     if (verb == "send") {
         return transmit(*client, send_options, [&](std::span<const uint8_t> body, bool report, std::string* e) {
             return client->send(*node, body, report, e);

@@ -35,11 +35,12 @@ constexpr const char* kUsage =
     "  names list|resolve NAME|claim NAME [--target ID] [--service S] [--ttl S] [--transfer-to KEY]\n"
     "  (passwords from VOXA_PASSWORD or stdin; VOXA_REGISTRY_TOKEN replaces the API token for admin commands)\n"
     "local verbs (voxa-dataplane's socket):\n"
-    "  send <node-id-hex> (--data TEXT | --file PATH) [--chunk BYTES] [--no-wait] [--timeout SECONDS]\n"
+    "  send <node-id-hex>|NAME (--data TEXT | --file PATH) [--chunk BYTES] [--no-wait] [--timeout SECONDS]\n"
     "  reply <message-id-hex> (--data TEXT | --file PATH) [--chunk BYTES] [--no-wait] [--timeout SECONDS]\n"
     "  recv [--count N] [--timeout SECONDS] [--out-dir DIR] [--json]\n"
     "  message-status <message-id-hex>\n"
     "  local-stats\n"
+    "  resolve NAME   (a name pushed to the data plane by the registry; --json)\n"
     "`voxactl VERB --help` describes one verb. Exit codes: 0 ok, 1 failure, 2 usage.\n";
 
 }  // namespace

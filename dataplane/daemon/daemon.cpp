@@ -479,6 +479,22 @@ void Daemon::on_frame(local::ClientId client, const local::FrameView& frame) {
             pending_[c.token] = Pending{client, frame.request_id, false};
             return;
         }
+        case FrameType::kResolve: {
+            auto name = local::parse_resolve(frame.body);
+            if (!name) {
+                server_->send_error(client, frame.request_id, ErrorCode::kBadRequest,
+                                    "bad name (want 1..253 bytes of lowercase a-z, 0-9, '.', '-')");
+                return;
+            }
+            const auto entry = names_.find(*name, uint64_t(::time(nullptr)));
+            if (!entry) {
+                server_->send_error(client, frame.request_id, ErrorCode::kUnknown, "unknown name");
+                return;
+            }
+            server_->send(client, FrameType::kResolved, frame.request_id,
+                          local::resolved_body(entry->node, entry->expires_s));
+            return;
+        }
         case FrameType::kStats: {
             const std::string text = stats_json().dump();
             server_->send(client, FrameType::kJson, frame.request_id,

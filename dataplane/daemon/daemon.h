@@ -14,9 +14,10 @@
 // (polled at least every 10 ms: there is no doorbell between processes) and the single producer of every event
 // ring (ring w carries worker w's events). Each worker writes its own stats block from its own thread.
 // Commands: PeerUpdate (verified, merged, new nodes to every worker), PeerRemove, CircuitPolicy (to every worker's
-// engine, for new circuits), Drain (SEND refused with "draining"), SetLogLevel, Shutdown (drain, then run()
-// returns when nothing is in flight or at the deadline). A malformed slot or a refused command is counted, logged at
-// most once per second, and answered with an Error event; never fatal.
+// engine, for new circuits), Drain (SEND refused with "draining"), SetLogLevel, Shutdown (drain, then run() returns
+// when nothing is in flight or at the deadline), NameSet / NameRemove (the name table that local RESOLVE frames read,
+// here on the control thread; full -> Error event; expired names are swept every second). A malformed slot or a refused
+// command is counted, logged at most once per second, and answered with an Error event; never fatal.
 #pragma once
 
 #include <atomic>
@@ -32,6 +33,7 @@
 #include "crypto/identity.h"
 #include "daemon/worker.h"
 #include "directory/directory.h"
+#include "directory/names.h"
 #include "local/server.h"
 #include "reactor/doorbell.h"
 #include "shm/messages.h"
@@ -126,6 +128,8 @@ private:
     std::vector<Overload> overload_;                                  // per worker
     node::CircuitPolicy policy_;                                      // what the last accepted CircuitPolicy set
     uint64_t shm_commands_ = 0, shm_command_errors_ = 0, shm_event_drops_ = 0;
+    directory::NameTable names_;                                      // NameSet / NameRemove; read by RESOLVE
+    uint64_t last_name_sweep_ns_ = 0;
     uint64_t last_error_log_ns_ = 0, errors_unlogged_ = 0;
     uint64_t last_heartbeat_ns_ = 0;
     bool draining_ = false, shutdown_ = false;

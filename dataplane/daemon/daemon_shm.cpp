@@ -26,6 +26,7 @@ namespace {
 constexpr uint64_t kHeartbeatNs = 100 * kNsPerMs;
 constexpr uint64_t kOverloadEveryNs = kNsPerS;            // at most one Overload per resource per worker per second
 constexpr uint64_t kErrorLogEveryNs = kNsPerS;
+constexpr uint64_t kNameSweepNs = kNsPerS;               // expired names leave the table (they are never answered)
 constexpr uint64_t kControlStaleNs = 2 * kNsPerS;         // a control plane silent this long is not alive
 constexpr int kCreatorWaitMs = 2500;                      // a concurrent creator finishes well within this
 constexpr std::size_t kCommandsPerPoll = 64;              // per ring per loop: bounds one loop's work
@@ -265,6 +266,18 @@ void Daemon::apply(std::size_t ring, const shm::Command& command) {
         log(LogLevel::kInfo, "log level set by the control plane", {{"level", c->level}});
         return;
     }
+    if (const auto* c = std::get_if<shm::NameSet>(&command)) {
+        const auto result = names_.set(c->name, {c->node, c->expires_s}, unix_now_s());
+        if (result == directory::NameTable::SetResult::kFull) {
+            refuse(ring, kErrBusy, "name set: the name table is full (" + std::to_string(names_.capacity()) +
+                                       " names); \"" + std::string(c->name) + "\" refused");
+        }
+        return;
+    }
+    if (const auto* c = std::get_if<shm::NameRemove>(&command)) {
+        names_.remove(c->name);
+        return;
+    }
     if (const auto* c = std::get_if<shm::Shutdown>(&command)) {
         if (!draining_) drain_started_ns_ = now_ns;
         draining_ = true;
@@ -302,6 +315,10 @@ void Daemon::shm_tick(uint64_t now_ns) {
     if (now_ns - last_heartbeat_ns_ < kHeartbeatNs) return;
     last_heartbeat_ns_ = now_ns;
     segment_->heartbeat(now_ns);
+    if (now_ns - last_name_sweep_ns_ >= kNameSweepNs) {
+        last_name_sweep_ns_ = now_ns;
+        names_.sweep(unix_now_s());
+    }
     using R = shm::OverloadResource;
     for (std::size_t w = 0; w < workers_.size(); ++w) {
         Overload& o = overload_[w];
@@ -357,6 +374,7 @@ void Daemon::add_shm_json(nlohmann::json* out) const {
                    {"rotation_s", policy_.circuit_lifetime_ns >= kNoRotationNs ? 0
                                                                               : policy_.circuit_lifetime_ns / kNsPerS}};
     j["draining"] = draining_;
+    j["names"] = {{"entries", names_.size()}, {"refused", names_.refused()}};
     const uint64_t now = shm::monotonic_ns();
     const shm::SideStatus control = segment_->status(shm::Side::kControl);
     j["control"] = {{"attached", control.pid != 0},

@@ -277,4 +277,17 @@ std::optional<std::string> Client::stats_json(std::string* error) {
     return std::string(as_text(r->body));
 }
 
+std::optional<ResolvedBody> Client::resolve(std::string_view name, std::string* error) {
+    if (!parse_resolve(as_bytes(name))) {
+        set_error(error, "bad name \"" + std::string(name.substr(0, 300)) +
+                             "\" (want 1..253 bytes of lowercase a-z, 0-9, '.', '-')");
+        return std::nullopt;
+    }
+    auto r = request(FrameType::kResolve, as_bytes(name), {}, FrameType::kResolved, error);
+    if (!r) return std::nullopt;
+    auto const body = parse_resolved(r->body);
+    if (!body) set_error(error, "malformed RESOLVED from daemon");
+    return body;
+}
+
 }  // namespace voxa::local

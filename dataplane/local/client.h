@@ -1,7 +1,7 @@
 // A blocking client of the local delivery socket (docs/API.md), used by voxactl, voxa-bench and tests.
 //
-// Each request waits for its reply (ACCEPTED, STATE, JSON or ERROR with the same request_id). Frames the daemon
-// pushes meanwhile (MESSAGE, and RESULT for earlier messages sent with report=true) are kept, in arrival order,
+// Each request waits for its reply (ACCEPTED, STATE, JSON, RESOLVED or ERROR with the same request_id). Frames the
+// daemon pushes meanwhile (MESSAGE, and RESULT for earlier messages sent with report=true) are kept, in arrival order,
 // in an internal queue that next() drains first; so a caller can pipeline: send() returns after ACCEPTED and the
 // RESULTs are collected later with next(). One thread uses a Client at a time; it is not for the daemon's loop.
 #pragma once
@@ -56,6 +56,9 @@ public:
     std::optional<uint8_t> status(const MessageId& id, std::string* error);
     // STATS: the daemon's JSON text, or nullopt with *error.
     std::optional<std::string> stats_json(std::string* error);
+    // RESOLVE: the node a name points to and until when, or nullopt with *error (the daemon's "404 unknown name"
+    // for a name it does not hold; a name that is not 1..253 bytes of [a-z0-9.-] is refused here, unsent).
+    std::optional<ResolvedBody> resolve(std::string_view name, std::string* error);
 
     // How long a request waits for its reply (default 60 s; -1 forever).
     void set_reply_timeout_ms(int timeout_ms) noexcept { reply_timeout_ms_ = timeout_ms; }

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/bytes.h"
+#include "directory/names.h"
 #include "voxa/assert.h"
 
 namespace voxa::local {
@@ -28,8 +29,8 @@ constexpr std::size_t kBufferBytesMin = 64u << 10;
 }  // namespace
 
 bool type_valid(uint8_t type, Direction direction) noexcept {
-    if (direction == Direction::kToDaemon) return type >= 1 && type <= 5;
-    return (type >= 0x81 && type <= 0x85) || type == 0xFF;
+    if (direction == Direction::kToDaemon) return type >= 1 && type <= 6;
+    return (type >= 0x81 && type <= 0x86) || type == 0xFF;
 }
 
 std::string_view type_name(FrameType type) noexcept {
@@ -39,11 +40,13 @@ std::string_view type_name(FrameType type) noexcept {
         case FrameType::kSubscribe: return "subscribe";
         case FrameType::kStatus: return "status";
         case FrameType::kStats: return "stats";
+        case FrameType::kResolve: return "resolve";
         case FrameType::kAccepted: return "accepted";
         case FrameType::kResult: return "result";
         case FrameType::kMessage: return "message";
         case FrameType::kState: return "state";
         case FrameType::kJson: return "json";
+        case FrameType::kResolved: return "resolved";
         case FrameType::kError: return "error";
     }
     return "invalid";
@@ -224,6 +227,12 @@ std::optional<MessageId> parse_status(std::span<const uint8_t> body) noexcept {
     return id;
 }
 
+std::optional<std::string_view> parse_resolve(std::span<const uint8_t> body) noexcept {
+    std::string_view const name = as_text(body);
+    if (!directory::valid_name(name)) return std::nullopt;
+    return name;
+}
+
 std::array<uint8_t, kSendHeadBytes> send_head(const NodeId& destination, uint8_t flags) noexcept {
     return flagged_head(destination, flags);
 }
@@ -274,6 +283,14 @@ std::optional<ErrorBody> parse_error(std::span<const uint8_t> body) noexcept {
     return e;
 }
 
+std::optional<ResolvedBody> parse_resolved(std::span<const uint8_t> body) noexcept {
+    if (body.size() != kResolvedBodyBytes) return std::nullopt;
+    ResolvedBody r;
+    copy_out(body.data(), &r.node);
+    r.expires_s = load_u64(body.data() + kNodeIdBytes);
+    return r;
+}
+
 std::array<uint8_t, kResultHeadBytes> result_head(const MessageId& id, uint8_t state) noexcept {
     return flagged_head(id, state);
 }
@@ -298,6 +315,13 @@ std::array<uint8_t, kErrorHeadBytes> error_head(uint16_t code) noexcept {
     std::array<uint8_t, kErrorHeadBytes> h{};
     store_u16(h.data(), code);
     return h;
+}
+
+std::array<uint8_t, kResolvedBodyBytes> resolved_body(const NodeId& node, uint64_t expires_s) noexcept {
+    std::array<uint8_t, kResolvedBodyBytes> b{};
+    std::memcpy(b.data(), node.data(), kNodeIdBytes);
+    store_u64(b.data() + kNodeIdBytes, expires_s);
+    return b;
 }
 
 }  // namespace voxa::local

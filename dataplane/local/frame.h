@@ -3,10 +3,10 @@
 //
 //   | length u32 (bytes after this field: 8 + body) | type u8 | rsv[3] = 0 | request_id u32 | body ... |
 //
-// All integers are little-endian. Requests (SEND, REPLY, SUBSCRIBE, STATUS, STATS) go to the daemon; replies echo
-// the request's request_id, pushed MESSAGE frames carry 0. This file has the frame codec (encode_frame, the
-// streaming FrameDecoder) and one parser and builder per body. Everything here is pure and single-threaded; body
-// views (spans, string_views) point into the caller's bytes and live as long as those bytes do.
+// All integers are little-endian. Requests (SEND, REPLY, SUBSCRIBE, STATUS, STATS, RESOLVE) go to the daemon; replies
+// echo the request's request_id, pushed MESSAGE frames carry 0. This file has the frame codec (encode_frame, the
+// streaming FrameDecoder) and one parser and builder per body. Everything here is pure and single-threaded; body views
+// (spans, string_views) point into the caller's bytes and live as long as those bytes do.
 #pragma once
 
 #include <array>
@@ -35,12 +35,14 @@ enum class FrameType : uint8_t {
     kSubscribe = 3,
     kStatus = 4,
     kStats = 5,
+    kResolve = 6,     // body: a name (directory/names.h) -> RESOLVED, or ERROR 404 unknown / 400 bad name
     // daemon -> client
     kAccepted = 0x81,
     kResult = 0x82,
     kMessage = 0x83,
     kState = 0x84,
     kJson = 0x85,
+    kResolved = 0x86,
     kError = 0xFF,
 };
 
@@ -153,6 +155,8 @@ std::optional<SendBody> parse_send(std::span<const uint8_t> body) noexcept;
 std::optional<ReplyBody> parse_reply(std::span<const uint8_t> body) noexcept;
 // STATUS body: exactly a message id.
 std::optional<MessageId> parse_status(std::span<const uint8_t> body) noexcept;
+// RESOLVE body: exactly the name, 1..253 bytes of [a-z0-9.-] (directory::valid_name); nullopt otherwise.
+std::optional<std::string_view> parse_resolve(std::span<const uint8_t> body) noexcept;
 
 // Heads: the message bytes follow as a second body part (Server::send(head, tail) or encode_frame).
 std::array<uint8_t, kSendHeadBytes> send_head(const NodeId& destination, uint8_t flags) noexcept;
@@ -164,6 +168,7 @@ inline constexpr std::size_t kResultHeadBytes = kMessageIdBytes + 4;        // i
 inline constexpr std::size_t kMessageHeadBytes = 2 * kMessageIdBytes + 4;   // id, in_reply_to, flags, rsv[3]
 inline constexpr std::size_t kStateBodyBytes = kMessageIdBytes + 1;         // id, state
 inline constexpr std::size_t kErrorHeadBytes = 4;                           // code, rsv[2]
+inline constexpr std::size_t kResolvedBodyBytes = kNodeIdBytes + 8;         // node id, expires_s
 
 struct ResultBody {
     MessageId id{};
@@ -180,6 +185,10 @@ struct StateBody {
     MessageId id{};
     uint8_t state = 0;
 };
+struct ResolvedBody {
+    NodeId node{};
+    uint64_t expires_s = 0;     // unix seconds: the answer holds until then
+};
 struct ErrorBody {
     uint16_t code = 0;
     std::string_view text;
@@ -191,12 +200,15 @@ std::optional<ResultBody> parse_result(std::span<const uint8_t> body) noexcept;
 std::optional<MessageBody> parse_message(std::span<const uint8_t> body) noexcept;
 std::optional<StateBody> parse_state(std::span<const uint8_t> body) noexcept;
 std::optional<ErrorBody> parse_error(std::span<const uint8_t> body) noexcept;
+// RESOLVED body: exactly | node_id[32] | expires_s u64 |.
+std::optional<ResolvedBody> parse_resolved(std::span<const uint8_t> body) noexcept;
 
 std::array<uint8_t, kResultHeadBytes> result_head(const MessageId& id, uint8_t state) noexcept;   // + error text
 std::array<uint8_t, kMessageHeadBytes> message_head(const MessageId& id, const MessageId& in_reply_to,
                                                     uint8_t flags) noexcept;                        // + bytes
 std::array<uint8_t, kStateBodyBytes> state_body(const MessageId& id, uint8_t state) noexcept;
 std::array<uint8_t, kErrorHeadBytes> error_head(uint16_t code) noexcept;                           // + text
+std::array<uint8_t, kResolvedBodyBytes> resolved_body(const NodeId& node, uint64_t expires_s) noexcept;
 
 // Views of text as bytes and back, for the text-carrying bodies.
 inline std::span<const uint8_t> as_bytes(std::string_view text) noexcept {

@@ -4,17 +4,21 @@
 
 #include "common/bytes.h"
 #include "directory/descriptor.h"
+#include "directory/names.h"
 #include "voxa/assert.h"
 
 namespace voxa::shm {
 
 static_assert(kDescriptorBytes == directory::kDescriptorBytes, "the ABI's descriptor size follows the directory");
 static_assert(kNodeIdBytes == voxa::kNodeIdBytes);
+static_assert(kNameBytesMax == directory::kNameBytesMax);
 
 namespace {
 
 constexpr std::size_t kPeerUpdateHeadBytes = 4;
 constexpr std::size_t kErrorHeadBytes = 8;
+constexpr std::size_t kNameSetHeadBytes = 48;
+constexpr std::size_t kNameRemoveHeadBytes = 8;
 
 bool zero(std::span<const uint8_t> b) {
     for (uint8_t v : b)
@@ -46,7 +50,8 @@ const char* decode_error_name(DecodeError e) noexcept {
 
 MsgType command_type(const Command& c) noexcept {
     static constexpr MsgType kTypes[] = {MsgType::kPeerUpdate, MsgType::kPeerRemove, MsgType::kCircuitPolicy,
-                                         MsgType::kDrain,      MsgType::kLogLevel,   MsgType::kShutdown};
+                                         MsgType::kDrain,      MsgType::kLogLevel,   MsgType::kShutdown,
+                                         MsgType::kNameSet,    MsgType::kNameRemove};
     static_assert(std::size(kTypes) == std::variant_size_v<Command>);
     return kTypes[c.index()];
 }
@@ -86,6 +91,26 @@ std::size_t encode_command(const Command& c, std::span<uint8_t> out) noexcept {
     if (const auto* m = std::get_if<SetLogLevel>(&c)) {
         uint8_t b[8] = {m->level};
         return emit(b, out);
+    }
+    if (const auto* m = std::get_if<NameSet>(&c)) {
+        VOXA_CHECK(m->name.size() <= UINT16_MAX);
+        std::size_t const n = kNameSetHeadBytes + m->name.size();
+        if (out.size() < n) return 0;
+        std::memset(out.data(), 0, kNameSetHeadBytes);
+        std::memcpy(out.data(), m->node.data(), 32);
+        store_u64(out.data() + 32, m->expires_s);
+        store_u16(out.data() + 40, uint16_t(m->name.size()));
+        if (!m->name.empty()) std::memcpy(out.data() + kNameSetHeadBytes, m->name.data(), m->name.size());
+        return n;
+    }
+    if (const auto* m = std::get_if<NameRemove>(&c)) {
+        VOXA_CHECK(m->name.size() <= UINT16_MAX);
+        std::size_t const n = kNameRemoveHeadBytes + m->name.size();
+        if (out.size() < n) return 0;
+        std::memset(out.data(), 0, kNameRemoveHeadBytes);
+        store_u16(out.data(), uint16_t(m->name.size()));
+        if (!m->name.empty()) std::memcpy(out.data() + kNameRemoveHeadBytes, m->name.data(), m->name.size());
+        return n;
     }
     const auto* m = std::get_if<Shutdown>(&c);
     VOXA_CHECK(m != nullptr);
@@ -184,6 +209,29 @@ DecodeError decode_command(uint16_t type, std::span<const uint8_t> b, Command* o
             *out = SetLogLevel{b[0]};
             return DecodeError::kNone;
         }
+        case MsgType::kNameSet: {
+            if (b.size() < kNameSetHeadBytes) return DecodeError::kBadLength;
+            std::size_t const len = load_u16(b.data() + 40);
+            if (b.size() != kNameSetHeadBytes + len) return DecodeError::kBadLength;
+            if (!zero(b.subspan(42, 6))) return DecodeError::kReserved;
+            NameSet m;
+            std::memcpy(m.node.data(), b.data(), 32);
+            m.expires_s = load_u64(b.data() + 32);
+            m.name = std::string_view(reinterpret_cast<const char*>(b.data() + kNameSetHeadBytes), len);
+            if (!directory::valid_name(m.name)) return DecodeError::kBadValue;
+            *out = m;
+            return DecodeError::kNone;
+        }
+        case MsgType::kNameRemove: {
+            if (b.size() < kNameRemoveHeadBytes) return DecodeError::kBadLength;
+            std::size_t const len = load_u16(b.data());
+            if (b.size() != kNameRemoveHeadBytes + len) return DecodeError::kBadLength;
+            if (!zero(b.subspan(2, 6))) return DecodeError::kReserved;
+            NameRemove m{std::string_view(reinterpret_cast<const char*>(b.data() + kNameRemoveHeadBytes), len)};
+            if (!directory::valid_name(m.name)) return DecodeError::kBadValue;
+            *out = m;
+            return DecodeError::kNone;
+        }
         default:
             return DecodeError::kUnknownType;
     }
@@ -248,7 +296,7 @@ bool push_command(RingProducer& ring, const Command& c) noexcept {
     std::span<uint8_t> const slot = ring.reserve();
     if (slot.empty()) return false;
     std::size_t const n = encode_command(c, slot);
-    if (n == 0) return false;   // only a PeerUpdate can be larger than a slot
+    if (n == 0) return false;   // only a PeerUpdate or a NameSet/NameRemove can be larger than a slot
     ring.commit(uint16_t(command_type(c)), n);
     return true;
 }

@@ -3,7 +3,7 @@
 //
 // Decoding never reads outside the body it is given, and rejects an unknown type, a wrong length, an out-of-range
 // value or a non-zero reserved field, so whatever decodes re-encodes to the same bytes. Decoded views that carry
-// bytes (descriptors, error text) borrow them from the body: valid until the slot is released.
+// bytes (descriptors, names, error text) borrow them from the body: valid until the slot is released.
 //
 // No allocation, no exceptions; any thread (pure functions), ring helpers on the ring end's thread.
 #pragma once
@@ -44,7 +44,16 @@ struct SetLogLevel {
 struct Shutdown {
     uint32_t deadline_ms = 0;
 };
-using Command = std::variant<PeerUpdate, PeerRemove, CircuitPolicy, Drain, SetLogLevel, Shutdown>;
+// Names the local endpoint resolves (directory/names.h): name 1..kNameBytesMax bytes of [a-z0-9.-].
+struct NameSet {
+    NodeId node{};
+    uint64_t expires_s = 0;                     // unix seconds
+    std::string_view name;                      // borrowed
+};
+struct NameRemove {
+    std::string_view name;                      // borrowed
+};
+using Command = std::variant<PeerUpdate, PeerRemove, CircuitPolicy, Drain, SetLogLevel, Shutdown, NameSet, NameRemove>;
 
 // ---- events ----
 struct SessionUp {
@@ -78,7 +87,8 @@ MsgType command_type(const Command& c) noexcept;
 MsgType event_type(const Event& e) noexcept;
 
 // Writes c's body into out; returns the bytes written, or 0 when out is too small. Values are not re-checked
-// here (the decoder is the gate), except that PeerUpdate's count must match its bytes (VOXA_CHECK).
+// here (the decoder is the gate), except that PeerUpdate's count must match its bytes (VOXA_CHECK) and a name
+// must fit its u16 length (VOXA_CHECK).
 std::size_t encode_command(const Command& c, std::span<uint8_t> out) noexcept;
 std::size_t encode_event(const Event& e, std::span<uint8_t> out) noexcept;
 

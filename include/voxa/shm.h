@@ -33,6 +33,7 @@ inline constexpr std::size_t kHeaderBytes = 4096;
 inline constexpr uint32_t kWorkersMax = 64;
 inline constexpr std::size_t kSlotHeaderBytes = 16;
 inline constexpr uint32_t kSlotBytesMin = 256;         // room for every fixed-size message and one descriptor
+                                                       // (a NameSet with a name > 192 bytes needs 512)
 inline constexpr uint32_t kSlotBytesMax = 65536;       // len is a u16: body <= 65520
 inline constexpr uint32_t kRingSlotsMax = 1u << 20;
 inline constexpr uint32_t kStatsCounters = 64;         // counters per worker block; names below for the used ones
@@ -120,6 +121,9 @@ static_assert(offsetof(StatsBlock, counters) == kCacheLineBytes);
 //   kDrain          | deadline_ms u32 | rsv u32 |
 //   kLogLevel       | level u8 | rsv[7] |                                 0 debug, 1 info, 2 warn, 3 error
 //   kShutdown       | deadline_ms u32 | rsv u32 |
+//   kNameSet        | node_id[32] | expires_s u64 | name_len u16 | rsv[6] | name |   name: 1..253 bytes [a-z0-9.-],
+//                   len = 48 + name_len; expires_s unix seconds (<= now: the name is removed)
+//   kNameRemove     | name_len u16 | rsv[6] | name |                        len = 8 + name_len, same name rules
 //   kSessionUp      | peer node_id[32] |
 //   kSessionDown    | peer node_id[32] | reason u32 | rsv u32 |
 //   kCircuitUp      | circuit u64 | hops u8 | rsv[7] |
@@ -134,6 +138,8 @@ enum class MsgType : uint16_t {
     kDrain = 0x0004,
     kLogLevel = 0x0005,
     kShutdown = 0x0006,
+    kNameSet = 0x0007,
+    kNameRemove = 0x0008,
     kSessionUp = 0x8001,
     kSessionDown = 0x8002,
     kCircuitUp = 0x8003,
@@ -146,6 +152,7 @@ inline constexpr std::size_t kNodeIdBytes = 32;
 inline constexpr uint8_t kPolicyHopsMax = 8;
 inline constexpr uint8_t kPolicyPartsMax = 16;
 inline constexpr uint8_t kLogLevelMax = 3;
+inline constexpr std::size_t kNameBytesMax = 253;        // dataplane/directory/names.h (asserted in shm/messages.cpp)
 
 enum class OverloadResource : uint16_t { kNone = 0, kCommandRing = 1, kTxQueue = 2, kReassemblyMemory = 3, kCount };
 

@@ -52,6 +52,13 @@ void check_body(const FrameView& f) {
         case FrameType::kState:
             if (auto s = parse_state(f.body)) again = encode_frame(f.type, f.request_id, {state_body(s->id, s->state)});
             break;
+        case FrameType::kResolve:
+            if (auto n = parse_resolve(f.body)) again = encode_frame(f.type, f.request_id, {as_bytes(*n)});
+            break;
+        case FrameType::kResolved:
+            if (auto r = parse_resolved(f.body))
+                again = encode_frame(f.type, f.request_id, {resolved_body(r->node, r->expires_s)});
+            break;
         case FrameType::kError:
             if (auto e = parse_error(f.body)) {
                 // rsv[2] is not checked by the parser (future use), so compare only code and text.

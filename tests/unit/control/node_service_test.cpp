@@ -362,6 +362,67 @@ TEST(DataplaneCommand, ParsesEveryTypeAndNamesBadFields) {
     }
 }
 
+TEST(DataplaneCommand, NameSetAndRemove) {
+    std::vector<shm::Command> out;
+    std::vector<std::vector<uint8_t>> storage;
+    std::string error;
+    std::string const id = std::string(62, '0') + "ab";
+    ASSERT_TRUE(parse_command(R"({"type":"name_set","name":"alice.voxa","node_id":")" + id +
+                                  R"(","expires_s":1900000000})",
+                              496, &out, &storage, &error))
+        << error;
+    ASSERT_EQ(out.size(), 1u);
+    const auto& set = std::get<shm::NameSet>(out[0]);
+    EXPECT_EQ(set.name, "alice.voxa");
+    EXPECT_EQ(set.node[31], 0xab);
+    EXPECT_EQ(set.expires_s, 1'900'000'000u);
+    // The view lives in storage, not in the parsed JSON: it still reads right after more parsing.
+    std::vector<shm::Command> out2;
+    ASSERT_TRUE(parse_command(R"({"type":"name_remove","name":"b-2.c"})", 496, &out2, &storage, &error)) << error;
+    EXPECT_EQ(std::get<shm::NameRemove>(out2[0]).name, "b-2.c");
+    EXPECT_EQ(std::get<shm::NameSet>(out[0]).name, "alice.voxa");
+    // What parse_command accepts, the data plane's decoder accepts too (the same bytes go through the ring).
+    std::vector<uint8_t> body(496);
+    body.resize(shm::encode_command(out[0], body));
+    shm::Command back;
+    EXPECT_EQ(shm::decode_command(uint16_t(shm::MsgType::kNameSet), body, &back), shm::DecodeError::kNone);
+
+    struct Bad {
+        std::string json;
+        const char* error;
+    };
+    for (const Bad& b : {
+             Bad{R"({"type":"name_set","node_id":")" + id + R"(","expires_s":1})", "\"name\": expected a name"},
+             Bad{R"({"type":"name_set","name":"Alice","node_id":")" + id + R"(","expires_s":1})",
+                 "\"name\": expected a name"},
+             Bad{R"({"type":"name_set","name":7,"node_id":")" + id + R"(","expires_s":1})", "\"name\": expected"},
+             Bad{R"({"type":"name_set","name":")" + std::string(254, 'a') + R"(","node_id":")" + id +
+                     R"(","expires_s":1})",
+                 "\"name\": expected a name of 1..253"},
+             Bad{R"({"type":"name_set","name":"a","node_id":"xyz","expires_s":1})", "\"node_id\": expected 64 hex"},
+             Bad{R"({"type":"name_set","name":"a","node_id":")" + id + R"("})", "\"expires_s\": expected an integer"},
+             Bad{R"({"type":"name_set","name":"a","node_id":")" + id + R"(","expires_s":-5})",
+                 "\"expires_s\": expected an integer"},
+             Bad{R"({"type":"name_set","name":"a","node_id":")" + id + R"(","expires_s":1,"ttl":3})",
+                 "\"ttl\": unknown field"},
+             Bad{R"({"type":"name_remove"})", "\"name\": expected a name"},
+             Bad{R"({"type":"name_remove","name":""})", "\"name\": expected a name"},
+             Bad{R"({"type":"name_remove","name":"a b"})", "\"name\": expected a name"},
+         }) {
+        EXPECT_FALSE(parse_command(b.json, 496, &out, &storage, &error)) << b.json;
+        EXPECT_EQ(error.find(b.error), 0u) << b.json << " -> " << error;
+    }
+    // A long name that fits the node's 512-byte slots but not the smallest slots is refused by name, not cut.
+    std::string const long_name(253, 'n');
+    EXPECT_TRUE(parse_command(R"({"type":"name_set","name":")" + long_name + R"(","node_id":")" + id +
+                                  R"(","expires_s":1})",
+                              496, &out, &storage, &error));
+    EXPECT_FALSE(parse_command(R"({"type":"name_set","name":")" + long_name + R"(","node_id":")" + id +
+                                   R"(","expires_s":1})",
+                               240, &out, &storage, &error));
+    EXPECT_EQ(error.find("\"name\": too long"), 0u) << error;
+}
+
 TEST(Redaction, SecretsAtAnyDepth) {
     json const in = json::parse(R"({"a":{"api_token":"t","Password":"p","b":[{"client_secret":"s"}],
                                      "private_key":"k","keep":"v","token_required":true}})");

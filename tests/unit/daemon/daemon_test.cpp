@@ -387,6 +387,77 @@ TEST(DaemonShm, DrainRefusesNewSendsWithDraining) {
     EXPECT_FALSE(run.done());   // drained, still up
 }
 
+// Names pushed by the control side (NameSet / NameRemove) are answered over a real local socket (RESOLVE), until
+// they expire or are removed; a bad name is 400, an unknown one 404.
+TEST(DaemonShm, NamesAreResolvedOverTheLocalSocketUntilExpiryOrRemoval) {
+    NodeDirs dirs;
+    auto c = dirs.write(0);
+    ASSERT_TRUE(c);
+    Running run(make_daemon(*c));
+    auto ctl = open_control(dirs.data());
+    auto producer = ctl->command_producer(0);
+    std::string error;
+    auto client = local::Client::connect(dirs.data() / "run" / "voxa.sock", &error);
+    ASSERT_TRUE(client) << error;
+
+    EXPECT_FALSE(client->resolve("alice.voxa", &error));
+    EXPECT_NE(error.find("404 unknown name"), std::string::npos) << error;
+    EXPECT_FALSE(client->resolve("Not_A_Name", &error));   // refused by the client before sending
+    EXPECT_NE(error.find("bad name"), std::string::npos) << error;
+    // The daemon refuses a bad name by itself too (a client that skips the check): 400.
+    const auto bad = local::encode_frame(local::FrameType::kResolve, 7, {local::as_bytes("UPPER")});
+    {
+        auto raw = local::Client::connect(dirs.data() / "run" / "voxa.sock", &error);
+        ASSERT_TRUE(raw) << error;
+        ASSERT_EQ(::write(raw->fd(), bad.data(), bad.size()), ssize_t(bad.size()));
+        uint8_t buf[256];
+        std::size_t got = 0;
+        ASSERT_TRUE(eventually([&] {
+            const ssize_t n = ::recv(raw->fd(), buf + got, sizeof buf - got, MSG_DONTWAIT);
+            if (n > 0) got += std::size_t(n);
+            return got >= local::kFrameHeaderBytes + local::kErrorHeadBytes;
+        }));
+        EXPECT_EQ(buf[4], uint8_t(local::FrameType::kError));
+        auto const e = local::parse_error(std::span<const uint8_t>(buf + local::kFrameHeaderBytes,
+                                                                   got - local::kFrameHeaderBytes));
+        ASSERT_TRUE(e);
+        EXPECT_EQ(e->code, 400);
+    }
+
+    NodeId alice{}, bob{};
+    alice.fill(0xa1);
+    bob.fill(0xb0);
+    const uint64_t now = uint64_t(::time(nullptr));
+    ASSERT_TRUE(shm::push_command(producer, shm::NameSet{alice, now + 3600, "alice.voxa"}));
+    ASSERT_TRUE(shm::push_command(producer, shm::NameSet{bob, now + 2, "bob"}));
+    ASSERT_TRUE(eventually([&] { return client->resolve("alice.voxa", &error).has_value(); }));
+    auto r = client->resolve("alice.voxa", &error);
+    ASSERT_TRUE(r) << error;
+    EXPECT_EQ(r->node, alice);
+    EXPECT_EQ(r->expires_s, now + 3600);
+    EXPECT_EQ(stats_of(dirs.data())["names"]["entries"], 2);
+
+    // A set replaces: alice now points at bob's node.
+    ASSERT_TRUE(shm::push_command(producer, shm::NameSet{bob, now + 7200, "alice.voxa"}));
+    ASSERT_TRUE(eventually([&] {
+        auto x = client->resolve("alice.voxa", &error);
+        return x && x->node == bob && x->expires_s == now + 7200;
+    }));
+    // Expiry: "bob" is answered, then not (404), then swept from the table.
+    EXPECT_TRUE(client->resolve("bob", &error).has_value() || ::time(nullptr) >= time_t(now + 2));
+    ASSERT_TRUE(eventually([&] { return !client->resolve("bob", &error).has_value(); }, 5s));
+    EXPECT_NE(error.find("404"), std::string::npos) << error;
+    ASSERT_TRUE(eventually([&] { return stats_of(dirs.data())["names"]["entries"] == 1; }, 5s));
+    // Remove.
+    ASSERT_TRUE(shm::push_command(producer, shm::NameRemove{"alice.voxa"}));
+    ASSERT_TRUE(eventually([&] { return !client->resolve("alice.voxa", &error).has_value(); }));
+    EXPECT_NE(error.find("404 unknown name"), std::string::npos) << error;
+    const json s = stats_of(dirs.data());
+    EXPECT_EQ(s["names"]["entries"], 0);
+    EXPECT_EQ(s["names"]["refused"], 0);
+    EXPECT_EQ(s["shm"]["command_errors"], 0);
+}
+
 TEST(DaemonShm, ShutdownMakesRunReturn) {
     NodeDirs dirs;
     auto c = dirs.write(0);

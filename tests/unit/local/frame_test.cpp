@@ -142,8 +142,8 @@ TEST(LocalFrame, ShortLengthRejected) {
 
 TEST(LocalFrame, UnknownTypesRejectedPerDirection) {
     for (unsigned t = 0; t < 256; ++t) {
-        bool const to_daemon = t >= 1 && t <= 5;
-        bool const to_client = (t >= 0x81 && t <= 0x85) || t == 0xFF;
+        bool const to_daemon = t >= 1 && t <= 6;
+        bool const to_client = (t >= 0x81 && t <= 0x86) || t == 0xFF;
         for (auto dir : {Direction::kToDaemon, Direction::kToClient}) {
             FrameDecoder d(dir, 100);
             d.feed(header(8, uint8_t(t)));
@@ -270,6 +270,41 @@ TEST(LocalFrame, BodyParsersRejectShortReservedAndUnknownFlags) {
     std::vector<uint8_t> m(kMessageHeadBytes, 0);
     m[2 * kMessageIdBytes] = 0x80;
     EXPECT_FALSE(parse_message(m));
+}
+
+TEST(LocalFrame, ResolveAndResolved) {
+    EXPECT_EQ(type_name(FrameType::kResolve), "resolve");
+    EXPECT_EQ(type_name(FrameType::kResolved), "resolved");
+    // RESOLVE: the body is the name itself, nothing else.
+    auto const req = encode_frame(FrameType::kResolve, 9, {as_bytes("alice.voxa")});
+    FrameDecoder d(Direction::kToDaemon, 1024);
+    d.feed(req);
+    FrameView v;
+    ASSERT_EQ(d.next(&v), FrameDecoder::Result::kFrame);
+    EXPECT_EQ(v.type, FrameType::kResolve);
+    ASSERT_TRUE(parse_resolve(v.body));
+    EXPECT_EQ(*parse_resolve(v.body), "alice.voxa");
+    EXPECT_TRUE(parse_resolve(as_bytes(std::string(253, 'z'))));
+    for (std::string_view bad : {std::string_view(""), std::string_view("Alice"), std::string_view("a_b"),
+                                 std::string_view("a b"), std::string_view("a\0", 2)}) {
+        EXPECT_FALSE(parse_resolve(as_bytes(bad))) << bad;
+    }
+    EXPECT_FALSE(parse_resolve(as_bytes(std::string(254, 'z'))));
+    // RESOLVED: | node_id[32] | expires_s u64 |, exactly.
+    NodeId n{};
+    for (std::size_t i = 0; i < n.size(); ++i) n[i] = uint8_t(i);
+    auto const body = resolved_body(n, 0x0102030405060708ULL);
+    ASSERT_EQ(body.size(), 40u);
+    EXPECT_EQ(body[32], 0x08);   // little-endian
+    EXPECT_EQ(body[39], 0x01);
+    auto const r = parse_resolved(body);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->node, n);
+    EXPECT_EQ(r->expires_s, 0x0102030405060708ULL);
+    EXPECT_FALSE(parse_resolved(std::span<const uint8_t>(body.data(), 39)));
+    std::vector<uint8_t> longer(body.begin(), body.end());
+    longer.push_back(0);
+    EXPECT_FALSE(parse_resolved(longer));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -35,6 +36,7 @@ public:
     std::vector<ClientId> disconnected;
     std::atomic<int> frames{0};
     bool close_on_stats = false;
+    std::map<std::string, ResolvedBody, std::less<>> names;   // answered by RESOLVE (set before start)
 
     void on_frame(ClientId client, const FrameView& f) override {
         frames += 1;
@@ -79,6 +81,21 @@ public:
                 }
                 std::string const j = server->stats_json();
                 server->send(client, FrameType::kJson, f.request_id, as_bytes(j));
+                return;
+            }
+            case FrameType::kResolve: {
+                auto const name = parse_resolve(f.body);
+                if (!name) {
+                    server->send_error(client, f.request_id, ErrorCode::kBadRequest, "bad name");
+                    return;
+                }
+                auto const it = names.find(*name);
+                if (it == names.end()) {
+                    server->send_error(client, f.request_id, ErrorCode::kUnknown, "unknown name");
+                    return;
+                }
+                server->send(client, FrameType::kResolved, f.request_id,
+                             resolved_body(it->second.node, it->second.expires_s));
                 return;
             }
             default: ADD_FAILURE() << "the server passed a " << int(f.type);

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "local_fixture.h"
 #include "support/test_support.h"
 
@@ -131,13 +133,46 @@ TEST_F(Voxactl, FailuresAndUsageHaveTheirExitCodes) {
     EXPECT_EQ(fail.code, 1) << fail.out;
     EXPECT_NE(fail.out.find("no route"), std::string::npos) << fail.out;
     EXPECT_EQ(voxactl("send " + to_hex(handler_.unreachable) + " --data x --no-wait").code, 0);
-    EXPECT_EQ(voxactl("send abc --data x").code, 2);
+    EXPECT_EQ(voxactl("send ABC_x --data x").code, 2);   // neither 64 hex digits nor a name
     EXPECT_EQ(voxactl("send " + to_hex(handler_.self)).code, 2);
     EXPECT_EQ(voxactl("frobnicate").code, 2);
     EXPECT_EQ(voxactl("recv --count 1 --timeout 0.2").code, 1);   // nothing came
     EXPECT_EQ(voxactl("recv --timeout 0.2").code, 0);             // no count: a timeout is the normal end
     CliRun const gone = voxactl("--socket /nonexistent/voxa.sock local-stats");
     EXPECT_EQ(gone.code, 1);
+}
+
+TEST_F(Voxactl, ResolvesNamesAndSendsToThem) {
+    handler_.names["alice.voxa"] = ResolvedBody{handler_.self, 1'900'000'000};
+    CliRun const r = voxactl("resolve alice.voxa");
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(r.out.substr(0, r.out.find('\n')), to_hex(handler_.self) + " expires 1900000000") << r.out;
+    CliRun const j = voxactl("--json resolve alice.voxa");
+    ASSERT_EQ(j.code, 0) << j.out;
+    auto const body = nlohmann::json::parse(j.out.substr(0, j.out.find('\n')), nullptr, false);
+    EXPECT_EQ(body, (nlohmann::json{{"name", "alice.voxa"}, {"node_id", to_hex(handler_.self)},
+                                    {"expires_s", 1'900'000'000}}))
+        << j.out;
+    CliRun const unknown = voxactl("resolve bob.voxa");
+    EXPECT_EQ(unknown.code, 1) << unknown.out;
+    EXPECT_NE(unknown.out.find("404 unknown name"), std::string::npos) << unknown.out;
+    EXPECT_EQ(voxactl("resolve Bad_Name").code, 2);
+    EXPECT_EQ(voxactl("resolve").code, 2);
+
+    // send NAME: resolved first, then sent to that node (the loopback delivers to self).
+    auto rx = connect();
+    std::string error;
+    ASSERT_TRUE(rx->subscribe(&error)) << error;
+    CliRun const sent = voxactl("send alice.voxa --data 'to a name'");
+    EXPECT_EQ(sent.code, 0) << sent.out;
+    EXPECT_NE(sent.out.find("delivered "), std::string::npos) << sent.out;
+    auto const m = rx->next(2000, &error);
+    ASSERT_TRUE(m) << error;
+    EXPECT_EQ(std::string(m->bytes.begin(), m->bytes.end()), "to a name");
+    CliRun const nowhere = voxactl("send bob.voxa --data x");
+    EXPECT_EQ(nowhere.code, 1) << nowhere.out;
+    EXPECT_NE(nowhere.out.find("cannot send to bob.voxa"), std::string::npos) << nowhere.out;
+    EXPECT_NE(nowhere.out.find("unknown name"), std::string::npos) << nowhere.out;
 }
 
 }  // namespace

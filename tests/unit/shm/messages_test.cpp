@@ -40,6 +40,14 @@ NodeId some_node() {
     return n;
 }
 
+// The longest name a NameSet carries: 253 bytes using every allowed character class.
+const std::string kLongName = [] {
+    std::string n;
+    while (n.size() < 253) n += "z9-.";
+    n.resize(253);
+    return n;
+}();
+
 std::vector<Command> sample_commands(const std::vector<uint8_t>& descriptors) {
     return {PeerUpdate{uint16_t(descriptors.size() / kDescriptorBytes), descriptors},
             PeerRemove{some_node()},
@@ -48,7 +56,11 @@ std::vector<Command> sample_commands(const std::vector<uint8_t>& descriptors) {
             Drain{30'000},
             SetLogLevel{0},
             SetLogLevel{3},
-            Shutdown{5000}};
+            Shutdown{5000},
+            NameSet{some_node(), 1'900'000'000, "alice.voxa"},
+            NameSet{some_node(), UINT64_MAX, std::string_view(kLongName)},
+            NameRemove{"a"},
+            NameRemove{std::string_view(kLongName)}};
 }
 
 std::vector<Event> sample_events() {
@@ -104,11 +116,60 @@ TEST(ShmMessages, EventsRoundTripByteExactly) {
 TEST(ShmMessages, UnknownAndCrossDirectionTypesRefused) {
     std::vector<uint8_t> const b(8, 0);
     EXPECT_EQ(dec_cmd(MsgType::kNone, b), DecodeError::kUnknownType);
-    EXPECT_EQ(dec_cmd(MsgType(0x0007), b), DecodeError::kUnknownType);
+    EXPECT_EQ(dec_cmd(MsgType(0x0009), b), DecodeError::kUnknownType);
     EXPECT_EQ(dec_cmd(MsgType::kOverload, enc_evt(Overload{OverloadResource::kTxQueue, 1, 1})),
               DecodeError::kUnknownType);
     EXPECT_EQ(dec_evt(MsgType::kDrain, enc_cmd(Drain{1})), DecodeError::kUnknownType);
     EXPECT_EQ(dec_evt(MsgType(0xffff), b), DecodeError::kUnknownType);
+}
+
+TEST(ShmMessages, NameCommandsCarryTheirFields) {
+    NodeId const node = some_node();
+    Command d;
+    auto const set = enc_cmd(NameSet{node, 1234567890123ULL, "svc-1.example"});
+    ASSERT_EQ(set.size(), 48u + 13u);
+    EXPECT_EQ(load_u16(set.data() + 40), 13u);   // the documented offsets
+    EXPECT_EQ(load_u64(set.data() + 32), 1234567890123ULL);
+    ASSERT_EQ(decode_command(uint16_t(MsgType::kNameSet), set, &d), DecodeError::kNone);
+    EXPECT_EQ(std::get<NameSet>(d).node, node);
+    EXPECT_EQ(std::get<NameSet>(d).expires_s, 1234567890123ULL);
+    EXPECT_EQ(std::get<NameSet>(d).name, "svc-1.example");
+    auto const rm = enc_cmd(NameRemove{"svc-1.example"});
+    ASSERT_EQ(rm.size(), 8u + 13u);
+    ASSERT_EQ(decode_command(uint16_t(MsgType::kNameRemove), rm, &d), DecodeError::kNone);
+    EXPECT_EQ(std::get<NameRemove>(d).name, "svc-1.example");
+}
+
+TEST(ShmMessages, BadNamesRefused) {
+    NodeId const node = some_node();
+    std::string const too_long(254, 'a');
+    for (std::string_view bad : {std::string_view(""), std::string_view("Upper.case"), std::string_view("under_score"),
+                                 std::string_view("sp ace"), std::string_view("nul\0x", 5),
+                                 std::string_view("caf\xc3\xa9"), std::string_view("slash/x"),
+                                 std::string_view(too_long)}) {
+        EXPECT_EQ(dec_cmd(MsgType::kNameSet, enc_cmd(NameSet{node, 5, bad})), DecodeError::kBadValue) << bad;
+        EXPECT_EQ(dec_cmd(MsgType::kNameRemove, enc_cmd(NameRemove{bad})), DecodeError::kBadValue) << bad;
+    }
+    // Reserved bytes, and a length field that disagrees with the body.
+    for (std::size_t at = 42; at < 48; ++at) {
+        auto b = enc_cmd(NameSet{node, 5, "ok"});
+        b[at] = 1;
+        EXPECT_EQ(dec_cmd(MsgType::kNameSet, b), DecodeError::kReserved) << at;
+    }
+    for (std::size_t at = 2; at < 8; ++at) {
+        auto b = enc_cmd(NameRemove{"ok"});
+        b[at] = 1;
+        EXPECT_EQ(dec_cmd(MsgType::kNameRemove, b), DecodeError::kReserved) << at;
+    }
+    auto b = enc_cmd(NameSet{node, 5, "ok"});
+    store_u16(b.data() + 40, 1);
+    EXPECT_EQ(dec_cmd(MsgType::kNameSet, b), DecodeError::kBadLength);
+    b = enc_cmd(NameRemove{"ok"});
+    store_u16(b.data(), 3);
+    EXPECT_EQ(dec_cmd(MsgType::kNameRemove, b), DecodeError::kBadLength);
+    // A name never fits a slot it does not fit: encode says so instead of cutting it.
+    std::vector<uint8_t> small(48 + 2);
+    EXPECT_EQ(encode_command(NameSet{node, 5, "abc"}, small), 0u);
 }
 
 TEST(ShmMessages, EveryTruncationAndExtensionRefused) {
