@@ -92,6 +92,8 @@ typedef struct voxa_host {
      *   {"type":"circuit_policy","hops":3,"n":5,"k":3,"rotation_s":600}  {"type":"drain","deadline_ms":5000}
      *   {"type":"log_level","level":"debug"}  {"type":"shutdown","deadline_ms":5000}
      *   {"type":"peer_remove","node_id":"<64 hex>"}  {"type":"peer_update","descriptors":["<264 hex>", ...]}
+ *   {"type":"name_set","name":"<1..253 of [a-z0-9.-]>","node_id":"<64 hex>","expires_s":N}
+ *   {"type":"name_remove","name":"..."}         (the name table that the local endpoint's RESOLVE reads)
      * Returns 0 once queued, -EINVAL for a bad command, -EAGAIN when the data plane is down or its ring is full. */
     int (*dataplane_command)(void *ctx, const char *command_json);
 

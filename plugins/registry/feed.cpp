@@ -53,9 +53,47 @@ Feed::Result Feed::sync(const std::map<NodeId, LinkDescriptor>& live) {
     return r;
 }
 
+Feed::Result Feed::sync_names(const std::map<std::string, NameTarget>& live) {
+    std::lock_guard lock(mutex_);
+    Result r;
+    for (auto it = pushed_names_.begin(); it != pushed_names_.end();) {
+        if (live.count(it->first) != 0) {
+            ++it;
+            continue;
+        }
+        nlohmann::json const cmd = {{"type", "name_remove"}, {"name", it->first}};
+        if (send_(cmd.dump()) == 0) {
+            ++r.removed;
+            it = pushed_names_.erase(it);
+        } else {
+            ++r.failed;
+            ++it;
+        }
+    }
+    for (const auto& [name, target] : live) {
+        auto it = pushed_names_.find(name);
+        if (!resend_names_ && it != pushed_names_.end() && it->second == target)
+            continue;
+        nlohmann::json const cmd = {{"type", "name_set"},
+                                    {"name", name},
+                                    {"node_id", to_hex(target.node)},
+                                    {"expires_s", target.expires_s}};
+        if (send_(cmd.dump()) == 0) {
+            pushed_names_[name] = target;
+            ++r.updated;
+        } else {
+            ++r.failed;
+        }
+    }
+    if (r.failed == 0)
+        resend_names_ = false;
+    return r;
+}
+
 void Feed::resend_all() {
     std::lock_guard lock(mutex_);
     resend_ = true;
+    resend_names_ = true;
 }
 
 std::size_t Feed::pushed() const {

@@ -5,6 +5,9 @@
 //   command
 //   {"type":"peer_remove","node_id":"<64 hex>"}                 ids that left the live set (down, expired,
 //   removed)
+// Names go the same way (sync_names), so that the data plane's local endpoint can RESOLVE them:
+//   {"type":"name_set","name":"...","node_id":"<64 hex>","expires_s":N}   new or changed names
+//   {"type":"name_remove","name":"..."}                                  names that expired or went
 // A command the data plane refuses (-EAGAIN: down or ring full) is not counted as pushed, so the next sync
 // retries it; resend_all() makes the next sync push every live descriptor again (the data plane restarted, or
 // the periodic full refresh) while still removing what left.
@@ -40,6 +43,13 @@ class Feed {
                     failed = 0;  // descriptors pushed, ids removed, commands refused
     };
     Result sync(const std::map<NodeId, LinkDescriptor>& live);
+    // A name's target as the data plane holds it.
+    struct NameTarget {
+        NodeId node{};
+        uint64_t expires_s = 0;
+        friend bool operator==(const NameTarget&, const NameTarget&) = default;
+    };
+    Result sync_names(const std::map<std::string, NameTarget>& live);
     void resend_all();
     std::size_t pushed() const;
 
@@ -47,7 +57,8 @@ class Feed {
     SendFn send_;
     mutable std::mutex mutex_;
     std::map<NodeId, LinkDescriptor> pushed_;  // what the data plane holds, as far as we know
-    bool resend_ = false;
+    std::map<std::string, NameTarget> pushed_names_;
+    bool resend_ = false, resend_names_ = false;
 };
 
 }  // namespace voxa::registry

@@ -404,6 +404,7 @@ Registry::Ingest Registry::ingest_name(const NameRecord& n, bool publish_it) {
                               : "sequence " + std::to_string(n.sequence) + " is not newer");
     db_->put_name(n.name, n.owner, n.sequence, n.expires_s, bytes);
     in.result = held ? "updated" : "new";
+    mark_dirty();   // the data plane's name table (local RESOLVE) follows
 #ifdef VOXA_REGISTRY_DHT
     if (publish_it && dht_)
         dht_->publish("name", n.name, bytes);
@@ -414,6 +415,18 @@ Registry::Ingest Registry::ingest_name(const NameRecord& n, bool publish_it) {
 }
 
 // ---- housekeeping and the feed ----
+
+std::map<std::string, Feed::NameTarget> Registry::live_names() {
+    std::map<std::string, Feed::NameTarget> live;
+    uint64_t const now = now_s();
+    for (const std::vector<uint8_t>& raw : db_->list_names()) {
+        NameRecord n;
+        if (decode(raw, &n) != Refusal::kNone || n.expires_s <= now)
+            continue;   // stored bytes were verified on the way in; an expired name is purged next
+        live[n.name] = Feed::NameTarget{n.target, n.expires_s};
+    }
+    return live;
+}
 
 std::map<NodeId, LinkDescriptor> Registry::live_descriptors() {
     uint64_t const now = now_s();
@@ -475,7 +488,8 @@ void Registry::tick() {
     }
     if (dirty_.exchange(false)) {
         Feed::Result const r = feed_.sync(live_descriptors());
-        if (r.failed != 0)
+        Feed::Result const n = feed_.sync_names(live_names());
+        if (r.failed != 0 || n.failed != 0)
             mark_dirty();  // the data plane was not there: try again next tick
     }
 }

@@ -147,6 +147,7 @@ class Registry {
     Registry(const voxa_host* host, Options options, crypto::Identity identity);
     void refresh_own(bool force);
     std::map<NodeId, LinkDescriptor> live_descriptors();
+    std::map<std::string, Feed::NameTarget> live_names();   // unexpired names -> their target node
     void dht_received(std::string_view topic, std::span<const uint8_t> bytes);
     void dht_work();
     static void on_timer(void* arg);

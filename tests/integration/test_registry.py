@@ -173,7 +173,13 @@ def check_names(net):
           f"node {DEST} claiming node {ORIGIN}'s name: {other.returncode} {other.stderr}")
     res = json.loads(net.ctl(DEST, "--json", "names", "resolve", "origin.devnet").stdout)
     check(res["name"]["owner"] == net.nodes[ORIGIN]["public_key"], f"resolve at node {DEST}: {res}")
-    log("names: claim, resolve, list; carried to another node; tampered copy and takeover refused")
+
+    # Node DEST's data plane resolves the name on its local endpoint too: the registry pushes names into its table.
+    def local_resolves():
+        r = net.ctl(DEST, "--json", "resolve", "origin.devnet", check_rc=False)
+        return r.returncode == 0 and json.loads(r.stdout).get("node_id") == net.nodes[ORIGIN]["node_id"]
+    wait_until(f"node {DEST}'s local endpoint resolving origin.devnet", local_resolves, 10)
+    log("names: claim, resolve, list; carried to another node; tampered copy and takeover refused; local RESOLVE")
 
 
 def forged_from(good, other):

@@ -581,6 +581,25 @@ TEST_F(RegistryService, NamesClaimResolvePutAndTransfer) {
     // And the old owner can no longer claim it.
     EXPECT_EQ(call("sign_name", {{"name", "alice.voxa"}}, "local").rc, -EPERM);
     EXPECT_EQ(call("resolve").body["names"].size(), 2u);
+
+    // The data plane's name table (local RESOLVE) follows: both names pushed with their current target...
+    auto name_commands = [&](const char* type) {
+        std::map<std::string, json> out;
+        for (const json& c : host_.take_commands())
+            if (c["type"] == type) out[c["name"].get<std::string>()] = c;
+        return out;
+    };
+    registry_->tick();
+    auto set = name_commands("name_set");
+    ASSERT_EQ(set.size(), 2u);
+    EXPECT_EQ(set["alice.voxa"]["node_id"], to_hex(b.id()));
+    EXPECT_EQ(set["bob.voxa"]["expires_s"], mine.expires_s);
+    registry_->tick();
+    EXPECT_TRUE(name_commands("name_set").empty()) << "nothing changed: nothing pushed again";
+    // ...and removed once they expire.
+    now_ += 86400 + 1;
+    registry_->tick();
+    EXPECT_EQ(name_commands("name_remove").size(), 2u);
 }
 
 TEST_F(RegistryService, RestartKeepsRecordsSessionsAccountsAndNames) {
