@@ -90,8 +90,9 @@ private:
     Reply call_optional(const char* service, const char* method, const char* missing_message,
                         const nlohmann::json& input);
     // registry.<method>(envelope). *absent (when given) is set, and 503 returned, when no plugin provides
-    // "registry". An envelope with "auth": "none" turns the registry's -EPERM into 401 instead of 403.
-    Reply call_registry(const char* method, const nlohmann::json& envelope, bool* absent);
+    // "registry". On a route that is not open (`open` false), an envelope with "auth": "none" turns the registry's
+    // -EPERM into 401 instead of 403: there a credential could change the answer.
+    Reply call_registry(const char* method, const nlohmann::json& envelope, bool open, bool* absent);
     Reply metrics();
     Reply error_from_service(int rc, char* out);
     Reply error_from_registry(int rc, char* out, bool anonymous);

@@ -310,13 +310,15 @@ Reply Core::call_optional(const char* service, const char* method, const char* m
     return r;
 }
 
-Reply Core::call_registry(const char* method, const nlohmann::json& envelope, bool* absent) {
+Reply Core::call_registry(const char* method, const nlohmann::json& envelope, bool open, bool* absent) {
     char* out = nullptr;
     const std::string in = envelope.dump();
     int rc = host_->call(host_->ctx, "registry", method, in.c_str(), &out);
     if (absent != nullptr) *absent = rc == -ENOENT && out == nullptr;
     if (rc == -ENOENT && out == nullptr) return error_reply(503, "unavailable", kRegistryMissing);
-    if (rc != 0) return error_from_registry(rc, out, envelope.value("auth", "none") == "none");
+    // 401 asks for credentials: only where a credential could change the answer. On an open route (a registration,
+    // a name record) the request authenticates itself, and a refusal is a 403 whoever sent it.
+    if (rc != 0) return error_from_registry(rc, out, !open && envelope.value("auth", "none") == "none");
     Reply r;
     r.body = out != nullptr ? std::string(out) : std::string("{}");
     if (out != nullptr) host_->free_buffer(host_->ctx, out);
@@ -430,11 +432,12 @@ Reply Core::route(const std::string& method, const std::string& raw_path, const 
                                        {"query", query.is_object() ? query : nlohmann::json::object()},
                                        {"body", input}};
             if (!local && credential) envelope["token"] = std::string(*credential);
-            if (found->kind == Kind::kRegistry) return call_registry(found->target, envelope, nullptr);
+            if (found->kind == Kind::kRegistry)
+                return call_registry(found->target, envelope, found->access == Access::kOpen, nullptr);
             // This node's own records: the registry signs them when it runs; without it, the node service has the
             // unsigned view it always had.
             bool absent = false;
-            Reply r = call_registry(found->target, envelope, &absent);
+            Reply r = call_registry(found->target, envelope, found->access == Access::kOpen, &absent);
             return absent ? call_node(found->target, nlohmann::json::object()) : r;
         }
         case Kind::kAppmgr: return call_optional("appmgr", found->target, kAppmgrMissing, write ? input : query);

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -300,10 +302,53 @@ bool Member::do_poll() {
         }
     }
     registry_.follow_central(listed);
+    sync_names(c);
     std::lock_guard lock(mutex_);
     last_poll_s_ = registry_.now_s();
     ++polls_;
     return true;
+}
+
+void Member::sync_names(const Central& c) {
+    int status = 0;
+    json out;
+    std::string error;
+    if (!exchange(c, "GET", "/registry/names", nullptr, &status, &out, &error) || status != 200 ||
+        !out.contains("names") || !out["names"].is_array()) {
+        std::lock_guard lock(mutex_);
+        last_error_ = error.empty() ? "/registry/names answered " + std::to_string(status) : error;
+        return;
+    }
+    // The central registry's names, verified here like records (ingest_name), unless this node holds the same
+    // or a newer sequence already (an older copy is not news, nor a refusal worth counting).
+    std::map<std::string, uint64_t> held_there;
+    for (const json& j : out["names"]) {
+        NameRecord n;
+        std::string why;
+        if (from_json(j, &n, &why) != Refusal::kNone)
+            continue;   // not a name record at all: nothing to verify or count
+        held_there[n.name] = n.sequence;
+        NameRecord mine;
+        std::optional<std::vector<uint8_t>> raw = registry_.db().get_name(n.name);
+        if (raw && decode(*raw, &mine) == Refusal::kNone && mine.sequence >= n.sequence)
+            continue;
+        registry_.ingest_name(n, false);
+    }
+    // This node's own claims are meant for the whole network: post each to the central registry until it holds
+    // that sequence (a refusal there, e.g. another key owns the name, is logged and retried next poll).
+    PublicKey const self = registry_.identity().peer().ed25519;
+    uint64_t const now = registry_.now_s();
+    for (const std::vector<uint8_t>& raw : registry_.db().list_names()) {
+        NameRecord n;
+        if (decode(raw, &n) != Refusal::kNone || n.owner != self || n.expires_s <= now)
+            continue;
+        if (auto it = held_there.find(n.name); it != held_there.end() && it->second >= n.sequence)
+            continue;
+        json const body = to_json(n);
+        if (!exchange(c, "POST", "/registry/names", &body, &status, &out, &error) || status != 200)
+            registry_.log(VOXA_LOG_WARN, "the central registry did not take this node's name",
+                          {{"name", n.name}, {"status", status}, {"error", error.empty() ? out.dump() : error}});
+    }
 }
 
 uint32_t Member::step() {

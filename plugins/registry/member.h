@@ -59,6 +59,7 @@ class Member {
     bool do_register();
     bool do_heartbeat();
     bool do_poll();
+    void sync_names(const Central& c);   // both ways, after each poll (names are network-wide)
     void failed(const std::string& error);
     void run();
 

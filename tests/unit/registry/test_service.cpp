@@ -699,7 +699,9 @@ class MiniApi {
             {"POST /registry/heartbeat", "heartbeat"},
             {"POST /registry/deregister", "deregister"},
             {"GET /data/discover_relays/", "discover_relays"},
-            {"GET /data/discover_nodes/", "discover_nodes"}};
+            {"GET /data/discover_nodes/", "discover_nodes"},
+            {"GET /registry/names", "resolve"},
+            {"POST /registry/names", "put_name"}};
         while (!stop_) {
             int const c = ::accept(fd_, nullptr, nullptr);
             if (c < 0)
@@ -803,8 +805,10 @@ TEST_F(RegistryService, MemberRegistersHeartbeatsPollsAndReRegisters) {
     std::string const central_id = to_hex(registry_->identity().id());
 
     // Registered (a session at the central registry, the member's records live there) ...
+    // (The session opens before the records are stored: wait for both.)
     ASSERT_TRUE(eventually([&] {
-        return call("sessions", json::object(), "local").body["sessions"].size() == 1;
+        return call("sessions", json::object(), "local").body["sessions"].size() == 1 &&
+               call("fetch_rri", json::object(), "none", {{"relay_id", member_id}}).rc == 0;
     })) << member->call("status", {{"auth", "local"}}).body.dump();
     Reply at_central = call("fetch_rri", json::object(), "none", {{"relay_id", member_id}});
     ASSERT_EQ(at_central.rc, 0);
@@ -820,6 +824,17 @@ TEST_F(RegistryService, MemberRegistersHeartbeatsPollsAndReRegisters) {
         if (c["type"] == "peer_update")
             fed = true;
     EXPECT_TRUE(fed);
+    // Names are network-wide: the member's claim reaches the central registry and the central's names reach the
+    // member, each verified on arrival.
+    ASSERT_EQ(member->call("sign_name", {{"auth", "local"}, {"body", {{"name", "member.voxa"}}}}).rc, 0);
+    ASSERT_EQ(call("sign_name", {{"name", "central.voxa"}}, "local").rc, 0);
+    now_ += 2;   // the next poll is due (the member's clock is the test's)
+    EXPECT_TRUE(eventually([&] {
+        return call("resolve", json::object(), "none", {{"name", "member.voxa"}}).rc == 0;
+    })) << "the member's name did not reach the central registry";
+    EXPECT_TRUE(eventually([&] {
+        return member->call("resolve", {{"auth", "none"}, {"query", {{"name", "central.voxa"}}}}).rc == 0;
+    })) << "the central registry's name did not reach the member";
     json status = member->call("status", {{"auth", "local"}}).body;
     EXPECT_EQ(status["role"], "member");
     ASSERT_EQ(status["central"].size(), 1u);
