@@ -32,11 +32,12 @@
 # --hugepages: real 2 MiB pages, reserved through scripts/hugepages.sh, 128 per DPDK node, never released by stop),
 # file prefix <netns prefix>-dpdkI, and voxa-control beside it as for io_uring nodes. nodes.json then also names
 # each node's "backend" ("dpdk" / "io_uring"), its host-side "veth", its "mac" and its DPDK "file_prefix".
-# A DPDK node gets every other node's MAC as a static neighbour (dpdk.ports[0].neighbours), because the backend
-# DROPS a datagram to an unresolved address (it does not queue it as the kernel does): a relay's first EXTEND to
-# a node it never talked to would be lost, the circuit build time out and the relay be avoided for 30 s.
-# --dpdk-arp leaves the table empty: DPDK nodes then learn every MAC through ARP. The io_uring nodes always use
-# ARP (the DPDK nodes answer it). On a tap port the DPDK node's MAC is set (02:76:78:...) so that it is known.
+# A DPDK node gets every other node's MAC as a static neighbour (dpdk.ports[0].neighbours) by default, so that no
+# first datagram has to wait for ARP. (The backend does not drop a datagram to an unresolved address: it holds it
+# until the ARP/ND answer, at most 64 per next hop, 1024 per worker and 1 s, then drops it.)
+# --dpdk-arp leaves the table empty: DPDK nodes then learn every MAC through ARP (the test of pure ARP). The
+# io_uring nodes always use ARP (the DPDK nodes answer it). On a tap port the DPDK node's MAC is set
+# (02:76:78:...) so that it is known.
 # --registry (needs --netns): nodes find one another only through the registry plugin (settings.json plugins
 # ["api","registry"], p2p.json "discovery": "registry": no DIRECTORY gossip), with short timings for tests
 # (plugin-settings.registry: heartbeat_interval_s 1, down_after_s 3, poll_interval_s 1; dht: record_lifetime_s 10, the least the plugin takes).
