@@ -3,6 +3,11 @@
 //   BM_NetstackParseNoVerify/<4|6>    parse_udp trusting the NIC's checksum offload
 //   BM_NetstackWriteHeaders/<4|6>     write_udp_headers with software checksums (payload already in place)
 //   BM_NetstackWriteHeadersOffload/<4|6>  write_udp_headers for NIC offload (pseudo-header sum only)
+//   BM_NetstackParseIpOnly/<4|6>      parse_udp with checksum policy "off" (IPv4 header checksum only; IPv6 still
+//                                     verifies UDP)
+//   BM_NetstackWriteHeadersNoUdp/<4|6>  write_udp_headers with policy "off" (IPv4: header checksum, UDP 0)
+//   BM_ClockSteady / BM_ClockLoop     one engine clock read: CLOCK_MONOTONIC (vdso) vs the reactor's LoopClock
+//                                     inside an iteration (the relay reads it ~3 times per cell)
 //   BM_Checksum/<bytes>               the 8-bytes-per-step Internet checksum, and
 //   BM_ChecksumBytewise/<bytes>       RFC 1071's byte-wise reference loop on the same bytes (the baseline)
 // Time per iteration is ns per frame; bytes/s are checksummed bytes.
@@ -12,8 +17,11 @@
 #include <cstring>
 #include <vector>
 
+#include "common/clock.h"
 #include "netstack/checksum.h"
 #include "netstack/frame.h"
+#include "reactor/doorbell.h"
+#include "reactor/reactor.h"
 #include "voxa/wire.h"
 
 namespace {
@@ -48,7 +56,7 @@ struct Setup {
     }
 };
 
-void parse_bench(benchmark::State& state, bool verify) {
+void parse_bench(benchmark::State& state, RxVerify verify) {
     Setup s(state.range(0) == 6);
     ParsedUdp p;
     for (auto _ : state) {
@@ -59,10 +67,12 @@ void parse_bench(benchmark::State& state, bool verify) {
     }
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(s.frame.size()));
 }
-void BM_NetstackParse(benchmark::State& state) { parse_bench(state, true); }
-void BM_NetstackParseNoVerify(benchmark::State& state) { parse_bench(state, false); }
+void BM_NetstackParse(benchmark::State& state) { parse_bench(state, RxVerify::kAll); }
+void BM_NetstackParseNoVerify(benchmark::State& state) { parse_bench(state, RxVerify::kNone); }
+void BM_NetstackParseIpOnly(benchmark::State& state) { parse_bench(state, RxVerify::kIpHeader); }
 BENCHMARK(BM_NetstackParse)->Arg(4)->Arg(6);
 BENCHMARK(BM_NetstackParseNoVerify)->Arg(4)->Arg(6);
+BENCHMARK(BM_NetstackParseIpOnly)->Arg(4)->Arg(6);
 
 void write_bench(benchmark::State& state, ChecksumMode mode) {
     Setup s(state.range(0) == 6);
@@ -76,7 +86,37 @@ void write_bench(benchmark::State& state, ChecksumMode mode) {
 void BM_NetstackWriteHeaders(benchmark::State& state) { write_bench(state, ChecksumMode::kSoftware); }
 void BM_NetstackWriteHeadersOffload(benchmark::State& state) { write_bench(state, ChecksumMode::kOffload); }
 BENCHMARK(BM_NetstackWriteHeaders)->Arg(4)->Arg(6);
+void BM_NetstackWriteHeadersNoUdp(benchmark::State& state) { write_bench(state, ChecksumMode::kNoUdp); }
 BENCHMARK(BM_NetstackWriteHeadersOffload)->Arg(4)->Arg(6);
+BENCHMARK(BM_NetstackWriteHeadersNoUdp)->Arg(4)->Arg(6);
+
+void BM_ClockSteady(benchmark::State& state) {
+    SteadyClock clock;
+    const Clock& c = clock;
+    for (auto _ : state) benchmark::DoNotOptimize(c.now_ns());
+}
+BENCHMARK(BM_ClockSteady);
+
+// Inside a reactor iteration: the source reads the loop clock the way the engine does (through Clock&).
+void BM_ClockLoop(benchmark::State& state) {
+    struct Source final : reactor::PollSource {
+        benchmark::State* state = nullptr;
+        const Clock* clock = nullptr;
+        std::size_t poll(uint64_t) noexcept override {
+            for (auto _ : *state) benchmark::DoNotOptimize(clock->now_ns());
+            return 0;
+        }
+    };
+    SteadyClock steady;
+    reactor::Doorbell bell;
+    reactor::Reactor r(steady, reactor::ReactorConfig{}, bell);
+    Source s;
+    s.state = &state;
+    s.clock = &r.loop_clock();
+    r.add_source(s);
+    (void)r.run_once();
+}
+BENCHMARK(BM_ClockLoop);
 
 void BM_Checksum(benchmark::State& state) {
     std::vector<uint8_t> bytes(std::size_t(state.range(0)));

@@ -14,6 +14,7 @@
 #include "circuit/onion.h"
 #include "config/json_reader.h"
 #include "crypto/identity.h"
+#include "netstack/frame.h"
 #include "voxa/wire.h"
 
 namespace voxa::config {
@@ -90,7 +91,7 @@ constexpr std::string_view kBootstrapKeys[] = {"id", "public_key", "host", "port
 constexpr std::string_view kBootstrapRequiredKeys[] = {"id", "public_key", "host", "port"};
 constexpr std::string_view kDpdkKeys[] = {"eal_args", "ports", "mempool_mbufs", "mbuf_cache", "rx_desc", "tx_desc",
                                           "file_prefix", "in_memory", "no_huge", "hugepages"};
-constexpr std::string_view kDpdkPortKeys[] = {"device", "ipv4", "ipv6", "mac", "neighbours"};
+constexpr std::string_view kDpdkPortKeys[] = {"device", "ipv4", "ipv6", "mac", "neighbours", "checksum"};
 constexpr std::string_view kDpdkNeighbourKeys[] = {"ip", "mac"};
 
 constexpr std::size_t kNameBytesMax = 64;
@@ -474,6 +475,11 @@ void checked_string(Reader& r, const json& obj, const std::string& parent, std::
     *out = v->get<std::string>();
 }
 
+bool checksum_policy_ok(std::string_view s) {
+    netstack::ChecksumPolicy unused;
+    return netstack::parse_checksum_policy(s, &unused);
+}
+
 bool ipv4_prefix_ok(std::string_view s) {
     auto p = parse_prefix(s);
     return p && p->first.family == Endpoint::Family::kIpv4 && !is_wildcard(p->first);
@@ -529,6 +535,8 @@ void read_dpdk(const json& v, Reader& r, Dataplane::Dpdk* out) {
                            &port.ipv6);
             checked_string(r, e, path, "mac", unicast_mac_ok, "a unicast MAC address such as \"02:00:00:00:00:01\"",
                            &port.mac);
+            checked_string(r, e, path, "checksum", checksum_policy_ok, "\"auto\", \"software\" or \"off\"",
+                           &port.checksum);
             if (!r.ok()) return;
             if (port.device.empty()) {
                 r.fail_message(path, "\"device\" is required (a vdev name or a PCI address)");
@@ -925,6 +933,7 @@ static json to_json_dpdk(const Dataplane::Dpdk& k) {
         if (!p.ipv4.empty()) o["ipv4"] = p.ipv4;
         if (!p.ipv6.empty()) o["ipv6"] = p.ipv6;
         if (!p.mac.empty()) o["mac"] = p.mac;
+        if (p.checksum != "auto") o["checksum"] = p.checksum;
         json ns = json::array();
         for (const auto& n : p.neighbours) ns.push_back({{"ip", n.ip}, {"mac", n.mac}});
         o["neighbours"] = std::move(ns);

@@ -120,6 +120,9 @@ struct Dataplane {                                         // dataplane.json
         std::string ipv6;                                  // "fd00::12/64" (optional)
         std::string mac;                                   // optional: overrides the port's own MAC
         std::vector<DpdkNeighbour> neighbours;             // at most kDpdkNeighboursMax
+        // UDP checksums: "auto" (the port's offload, else software; off on net_memif) | "software" | "off"
+        // (IPv4 UDP checksums neither sent nor checked; netstack::ChecksumPolicy says why that is safe).
+        std::string checksum = "auto";
         friend bool operator==(const DpdkPort&, const DpdkPort&) = default;
     };
     struct Dpdk {

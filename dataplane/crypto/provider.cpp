@@ -2,7 +2,9 @@
 
 #include <cstring>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <sodium.h>
 
 #include "voxa/assert.h"
@@ -100,7 +102,10 @@ public:
         if (!ad.empty()) VOXA_CHECK(EVP_EncryptUpdate(enc_, nullptr, &out_len, ad.data(), int(ad.size())) == 1);
         VOXA_CHECK(EVP_EncryptUpdate(enc_, data, &out_len, data, int(len)) == 1);
         VOXA_CHECK(EVP_EncryptFinal_ex(enc_, data + out_len, &out_len) == 1);
-        VOXA_CHECK(EVP_CIPHER_CTX_ctrl(enc_, EVP_CTRL_AEAD_GET_TAG, 16, tag) == 1);
+        // The tag straight from the provider (EVP_CIPHER_CTX_ctrl would translate the ctrl into these params).
+        OSSL_PARAM params[2] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, 16),
+                                OSSL_PARAM_construct_end()};
+        VOXA_CHECK(EVP_CIPHER_CTX_get_params(enc_, params) == 1);
     }
     bool open(const uint8_t nonce[12], std::span<const uint8_t> ad, uint8_t* data, std::size_t len,
               const uint8_t tag[16]) noexcept override {
@@ -108,7 +113,10 @@ public:
         if (EVP_DecryptInit_ex(dec_, nullptr, nullptr, nullptr, nonce) != 1) return false;
         if (!ad.empty() && EVP_DecryptUpdate(dec_, nullptr, &out_len, ad.data(), int(ad.size())) != 1) return false;
         if (EVP_DecryptUpdate(dec_, data, &out_len, data, int(len)) != 1) return false;
-        if (EVP_CIPHER_CTX_ctrl(dec_, EVP_CTRL_AEAD_SET_TAG, 16, const_cast<uint8_t*>(tag)) != 1) return false;
+        OSSL_PARAM params[2] = {
+            OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, const_cast<uint8_t*>(tag), 16),
+            OSSL_PARAM_construct_end()};
+        if (EVP_CIPHER_CTX_set_params(dec_, params) != 1) return false;
         return EVP_DecryptFinal_ex(dec_, data + out_len, &out_len) == 1;
     }
     Suite suite() const noexcept override { return suite_; }

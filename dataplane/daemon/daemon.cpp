@@ -268,6 +268,11 @@ bool Daemon::start_workers(std::string* error) {
         wc.faults = faults;
         wc.backend_kind = dp.backend;
         wc.dpdk_ports = dpdk_ports_.get();
+        for (const auto& port : dp.dpdk.ports) {
+            netstack::ChecksumPolicy c = netstack::ChecksumPolicy::kAuto;
+            (void)netstack::parse_checksum_policy(port.checksum, &c);   // the config loader refused anything else
+            wc.dpdk_checksum.push_back(c);
+        }
         wc.stats_block = segment_->stats_block(uint32_t(i));
         wc.shm_epoch = segment_->epoch();
         std::string why;

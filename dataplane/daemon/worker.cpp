@@ -63,6 +63,7 @@ std::unique_ptr<Worker> Worker::create(const WorkerConfig& config, const crypto:
         dc.cell_bytes = bc.cell_bytes;
         dc.tx_batch = bc.tx_batch < 512 ? bc.tx_batch : 512;
         dc.idle_sleep_ns = config.dpdk_idle_sleep_ns;
+        dc.checksum = config.dpdk_checksum;
         dc.port_stats = config.index == 0;
         backend = io::make_dpdk_backend(dc, error);
 #else
@@ -88,7 +89,8 @@ Worker::Worker(const WorkerConfig& config, const crypto::Identity& identity, Mes
     node::NodeConfig nc = config.node;
     nc.worker = config.index;
     nc.workers = config.workers;
-    node_ = std::make_unique<node::Node>(identity, nc, clock_, wall_, *backend_);
+    // The engine reads the iteration's time: one clock read per reactor iteration, not several per cell.
+    node_ = std::make_unique<node::Node>(identity, nc, reactor_.loop_clock(), wall_, *backend_);
     if (config.workers > 1) node_->set_handoff(this);
     node_->set_faults(config.faults);
     reactor_.add_source(*this);

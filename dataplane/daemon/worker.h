@@ -24,6 +24,7 @@
 #include "directory/descriptor.h"
 #include "io/backend.h"
 #include "io/uring_backend.h"
+#include "netstack/frame.h"
 #include "node/node.h"
 #include "reactor/doorbell.h"
 #include "reactor/reactor.h"
@@ -103,6 +104,7 @@ struct WorkerConfig {
     std::string backend_kind = "io_uring";
     io::DpdkPorts* dpdk_ports = nullptr;
     uint64_t dpdk_idle_sleep_ns = 100'000;
+    std::vector<netstack::ChecksumPolicy> dpdk_checksum;   // per DPDK port (dataplane.json dpdk.ports[].checksum)
     reactor::ReactorConfig reactor;
     std::size_t rx_budget = 64;
     std::size_t ring_slots = 4096;                    // command and event rings

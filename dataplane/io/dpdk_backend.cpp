@@ -11,6 +11,7 @@
 #include <array>
 #include <cstring>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "netstack/control.h"
@@ -47,7 +48,47 @@ struct PortState {
     uint16_t queue = 0;
     std::vector<rte_mbuf*> tx;             // frames queued, not yet handed to the port
     std::vector<uint32_t> tx_payload;      // their datagram bytes (for tx_bytes) | kZeroCopyBit
+    // The checksum policy resolved against what the port offers (init()).
+    netstack::ChecksumMode tx_v4 = netstack::ChecksumMode::kSoftware, tx_v6 = netstack::ChecksumMode::kSoftware;
+    bool rx_offload = false;               // trust the port's RX checksum flags
+    netstack::RxVerify rx_verify = netstack::RxVerify::kAll;   // what the parser checks without them
+    std::string_view csum_name;            // for features(): "offload", "software" or "off"
 };
+
+// Resolves a port's checksum policy (see dpdk_backend.h).
+void apply_checksum_policy(PortState& ps, netstack::ChecksumPolicy policy) {
+    using netstack::ChecksumMode;
+    using netstack::ChecksumPolicy;
+    const DpdkPort& p = *ps.port;
+    if (policy == ChecksumPolicy::kAuto) {
+        bool const offered = p.tx_csum_v4 || p.tx_csum_v6 || p.rx_csum;
+        // memif: a shared-memory ring between two processes on one host; no wire, no bit errors.
+        policy = !offered && p.driver == "net_memif" ? ChecksumPolicy::kOff : ChecksumPolicy::kAuto;
+    }
+    switch (policy) {
+        case ChecksumPolicy::kAuto:
+            ps.tx_v4 = p.tx_csum_v4 ? ChecksumMode::kOffload : ChecksumMode::kSoftware;
+            ps.tx_v6 = p.tx_csum_v6 ? ChecksumMode::kOffload : ChecksumMode::kSoftware;
+            ps.rx_offload = p.rx_csum;
+            ps.rx_verify = netstack::RxVerify::kAll;
+            ps.csum_name = p.tx_csum_v4 || p.rx_csum ? "offload" : "software";
+            break;
+        case ChecksumPolicy::kSoftware:
+            ps.tx_v4 = ps.tx_v6 = ChecksumMode::kSoftware;
+            ps.rx_offload = false;
+            ps.rx_verify = netstack::RxVerify::kAll;
+            ps.csum_name = "software";
+            break;
+        case ChecksumPolicy::kOff:
+            // IPv6's UDP checksum is mandatory: the port's offload computes it where offered.
+            ps.tx_v4 = ChecksumMode::kNoUdp;
+            ps.tx_v6 = p.tx_csum_v6 ? ChecksumMode::kOffload : ChecksumMode::kNoUdp;
+            ps.rx_offload = false;
+            ps.rx_verify = netstack::RxVerify::kIpHeader;
+            ps.csum_name = "off";
+            break;
+    }
+}
 
 // A datagram waiting for its next hop's MAC: a complete frame whose destination MAC is still zero.
 struct Parked {
@@ -83,7 +124,7 @@ public:
     bool tx_pending() const noexcept override { return queued_ > 0; }
     void wait(uint64_t timeout_ns) noexcept override;
     uint16_t local_port() const noexcept override { return config_.ports->config().udp_port; }
-    std::string features() const override { return config_.ports->features(); }
+    std::string features() const override;
     const BackendStats& stats() const noexcept override;
 
 private:
@@ -159,9 +200,19 @@ bool DpdkBackend::init(std::string* error) {
         ps.queue = uint16_t(config_.worker);
         ps.tx.reserve(config_.tx_batch);
         ps.tx_payload.reserve(config_.tx_batch);
+        apply_checksum_policy(ps, i < config_.checksum.size() ? config_.checksum[i] : netstack::ChecksumPolicy::kAuto);
         ports_.push_back(std::move(ps));
     }
     return true;
+}
+
+std::string DpdkBackend::features() const {
+    std::string f = config_.ports->features() + ",csum=";
+    for (std::size_t i = 0; i < ports_.size(); ++i) {
+        if (i > 0) f += '/';
+        f += ports_[i].csum_name;
+    }
+    return f;
 }
 
 const BackendStats& DpdkBackend::stats() const noexcept {
@@ -245,7 +296,7 @@ void DpdkBackend::handle_frame(PortState& ps, rte_mbuf* m, RxHandler& h, uint64_
     }
     uint8_t* data = rte_pktmbuf_mtod(m, uint8_t*);
     std::span<const uint8_t> const frame(data, rte_pktmbuf_data_len(m));
-    if (ps.port->rx_csum) {
+    if (ps.rx_offload) {
         if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD) {
             ++own_.frame_drops[std::size_t(netstack::Drop::kBadIpChecksum)];
             return;
@@ -255,12 +306,13 @@ void DpdkBackend::handle_frame(PortState& ps, rte_mbuf* m, RxHandler& h, uint64_
             return;
         }
     }
-    // Verify in software unless the port checked both checksums and found them good.
-    bool const verified = ps.port->rx_csum &&
+    // Verify in software (what the policy asks) unless the port checked both checksums and found them good.
+    bool const verified = ps.rx_offload &&
                           (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD &&
                           (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) != RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN;
     netstack::ParsedUdp p;
-    netstack::Drop const why = netstack::parse_udp(frame, ps.port->local, !verified, &p);
+    netstack::Drop const why =
+        netstack::parse_udp(frame, ps.port->local, verified ? netstack::RxVerify::kNone : ps.rx_verify, &p);
     switch (why) {
         case netstack::Drop::kNone:
             ++own_.rx_completions;
@@ -545,10 +597,10 @@ void DpdkBackend::transmit(const Endpoint& to, std::span<const uint8_t> datagram
         std::memcpy(out + hdr, datagram.data(), len);
     }
     bool const v4 = to.family == Endpoint::Family::kIpv4;
-    bool const offload = v4 ? ps->port->tx_csum_v4 : ps->port->tx_csum_v6;
+    netstack::ChecksumMode const mode = v4 ? ps->tx_v4 : ps->tx_v6;
+    bool const offload = mode == netstack::ChecksumMode::kOffload;
     netstack::write_udp_headers(std::span<uint8_t>(out, hdr), ps->port->local.mac, dst, *from, to,
-                                std::span<const uint8_t>(out + hdr, len),
-                                offload ? netstack::ChecksumMode::kOffload : netstack::ChecksumMode::kSoftware);
+                                std::span<const uint8_t>(out + hdr, len), mode);
     if (offload) {
         m->l2_len = netstack::kEthHeaderBytes;
         m->l3_len = v4 ? netstack::kIpv4HeaderBytes : netstack::kIpv6HeaderBytes;

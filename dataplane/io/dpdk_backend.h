@@ -8,6 +8,12 @@
 // frame that transmit() took for a relayed cell holds a second reference and lives on until the port sent it).
 // Frames the port flagged with a bad IPv4 or UDP checksum (RX checksum offload) are counted as such; without the
 // offload the parser verifies in software.
+// Checksums follow each port's policy (DpdkBackendConfig::checksum, netstack::ChecksumPolicy; dataplane.json
+// dpdk.ports[].checksum): auto = the port's offload where offered, else software, but off on net_memif (a
+// shared-memory link: nothing corrupts a frame there, and the link AEAD authenticates every datagram); software
+// = our own code both ways; off = IPv4 datagrams go out with UDP checksum 0 and the IPv4 header checksum, and
+// received IPv4 datagrams have only their header checksum checked (IPv6 keeps its mandatory UDP checksum both
+// ways). features() ends with ",csum=<mode>" per port ("offload", "software" or "off"; ports joined by '/').
 //
 // Transmit: transmit() takes an mbuf from the port's pool, copies the datagram behind room for the headers,
 // writes Ethernet/IP/UDP (netstack::write_udp_headers) and sets the checksum-offload flags when the port offers
@@ -49,6 +55,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "io/backend.h"
 #include "io/dpdk_eal.h"
@@ -68,6 +75,8 @@ struct DpdkBackendConfig {
     // Datagrams waiting for a next hop's MAC (mbufs held): per next hop, per worker, and for how long.
     std::size_t unresolved_per_neighbour = 64, unresolved_max = 1024;
     uint64_t unresolved_timeout_ns = 1'000'000'000;
+    // Checksum policy per port (index as in ports->ports()); ports beyond the vector's end use kAuto.
+    std::vector<netstack::ChecksumPolicy> checksum;
 };
 
 // nullptr + *error when the configuration is unusable (no ports, tx_batch out of range). The caller owns it.

@@ -66,6 +66,7 @@ void fill_endpoint(Endpoint* e, Family family, const uint8_t* ip, uint16_t port)
 // What both IP versions check from the UDP header on (the caller checked udp_len against the IP length).
 Drop finish_udp(const LocalAddrs& local, Family family, const uint8_t* src_ip, const uint8_t* dst_ip,
                 const uint8_t* udp, std::size_t udp_len, bool verify, ParsedUdp* out) noexcept {
+    // `verify`: check the UDP checksum.
     uint16_t const src_port = load_be16(udp);
     uint16_t const dst_port = load_be16(udp + 2);
     if (src_port == 0) return Drop::kBadSource;
@@ -90,7 +91,7 @@ Drop finish_udp(const LocalAddrs& local, Family family, const uint8_t* src_ip, c
     return Drop::kNone;
 }
 
-Drop parse_ipv4(std::span<const uint8_t> frame, const LocalAddrs& local, bool verify, ParsedUdp* out) noexcept {
+Drop parse_ipv4(std::span<const uint8_t> frame, const LocalAddrs& local, RxVerify verify, ParsedUdp* out) noexcept {
     if (frame.size() < kEthHeaderBytes + kIpv4HeaderBytes) return Drop::kShort;
     const uint8_t* ip = frame.data() + kEthHeaderBytes;
     if ((ip[0] >> 4) != 4) return Drop::kBadIpVersion;
@@ -103,16 +104,16 @@ Drop parse_ipv4(std::span<const uint8_t> frame, const LocalAddrs& local, bool ve
     if ((flags_offset & 0x8000) != 0) return Drop::kBadIpHeader;
     if ((flags_offset & 0x3FFF) != 0) return Drop::kFragment;
     if (ip[9] != kIpProtoUdp) return Drop::kNotUdp;
-    if (verify && !ipv4_header_ok({ip, kIpv4HeaderBytes})) return Drop::kBadIpChecksum;
+    if (verify != RxVerify::kNone && !ipv4_header_ok({ip, kIpv4HeaderBytes})) return Drop::kBadIpChecksum;
     if (!ipv4_source_ok(ip + 12)) return Drop::kBadSource;
     if (total < kIpv4HeaderBytes + kUdpHeaderBytes) return Drop::kBadLength;
     const uint8_t* udp = ip + kIpv4HeaderBytes;
     std::size_t const udp_len = load_be16(udp + 4);
     if (udp_len != total - kIpv4HeaderBytes) return Drop::kBadLength;
-    return finish_udp(local, Family::kIpv4, ip + 12, ip + 16, udp, udp_len, verify, out);
+    return finish_udp(local, Family::kIpv4, ip + 12, ip + 16, udp, udp_len, verify == RxVerify::kAll, out);
 }
 
-Drop parse_ipv6(std::span<const uint8_t> frame, const LocalAddrs& local, bool verify, ParsedUdp* out) noexcept {
+Drop parse_ipv6(std::span<const uint8_t> frame, const LocalAddrs& local, RxVerify verify, ParsedUdp* out) noexcept {
     // The caller checked the size and the version.
     const uint8_t* ip = frame.data() + kEthHeaderBytes;
     std::size_t const payload = load_be16(ip + 4);
@@ -126,7 +127,8 @@ Drop parse_ipv6(std::span<const uint8_t> frame, const LocalAddrs& local, bool ve
     const uint8_t* udp = ip + kIpv6HeaderBytes;
     std::size_t const udp_len = load_be16(udp + 4);
     if (udp_len != payload) return Drop::kBadLength;
-    return finish_udp(local, Family::kIpv6, ip + 8, ip + 24, udp, udp_len, verify, out);
+    // kIpHeader verifies the UDP checksum here: IPv6 has no header checksum, the UDP one covers the addresses.
+    return finish_udp(local, Family::kIpv6, ip + 8, ip + 24, udp, udp_len, verify != RxVerify::kNone, out);
 }
 
 }  // namespace
@@ -192,7 +194,26 @@ std::string_view drop_name(Drop d) noexcept {
     return "unknown";
 }
 
-Drop parse_udp(std::span<const uint8_t> frame, const LocalAddrs& local, bool verify_checksums, ParsedUdp* out) noexcept {
+std::string_view checksum_policy_name(ChecksumPolicy p) noexcept {
+    switch (p) {
+        case ChecksumPolicy::kAuto: return "auto";
+        case ChecksumPolicy::kSoftware: return "software";
+        case ChecksumPolicy::kOff: return "off";
+    }
+    return "unknown";
+}
+
+bool parse_checksum_policy(std::string_view s, ChecksumPolicy* out) noexcept {
+    for (ChecksumPolicy const p : {ChecksumPolicy::kAuto, ChecksumPolicy::kSoftware, ChecksumPolicy::kOff}) {
+        if (s == checksum_policy_name(p)) {
+            *out = p;
+            return true;
+        }
+    }
+    return false;
+}
+
+Drop parse_udp(std::span<const uint8_t> frame, const LocalAddrs& local, RxVerify verify, ParsedUdp* out) noexcept {
     VOXA_ASSERT(out != nullptr);
     if (frame.size() < kEthHeaderBytes) return Drop::kShort;
     const uint8_t* eth = frame.data();
@@ -209,8 +230,7 @@ Drop parse_udp(std::span<const uint8_t> frame, const LocalAddrs& local, bool ver
     if (std::memcmp(eth, local.mac.b.data(), 6) != 0) return Drop::kNotOurMac;
     std::memcpy(out->src_mac.b.data(), eth + 6, 6);
     if (out->src_mac.is_multicast()) return Drop::kBadSource;
-    return type == kEtherTypeIpv4 ? parse_ipv4(frame, local, verify_checksums, out)
-                                  : parse_ipv6(frame, local, verify_checksums, out);
+    return type == kEtherTypeIpv4 ? parse_ipv4(frame, local, verify, out) : parse_ipv6(frame, local, verify, out);
 }
 
 void write_udp_headers(std::span<uint8_t> headers, const MacAddr& src, const MacAddr& dst, const Endpoint& from,
@@ -239,7 +259,7 @@ void write_udp_headers(std::span<uint8_t> headers, const MacAddr& src, const Mac
         store_be16(ip + 10, 0);
         std::memcpy(ip + 12, from.addr.data(), 4);
         std::memcpy(ip + 16, to.addr.data(), 4);
-        if (mode == ChecksumMode::kSoftware) store_be16(ip + 10, ipv4_header_checksum({ip, kIpv4HeaderBytes}));
+        if (mode != ChecksumMode::kOffload) store_be16(ip + 10, ipv4_header_checksum({ip, kIpv4HeaderBytes}));
         udp = ip + kIpv4HeaderBytes;
         pseudo = pseudo_sum_v4(ip + 12, ip + 16, kIpProtoUdp, udp_len);
     } else {
@@ -261,6 +281,8 @@ void write_udp_headers(std::span<uint8_t> headers, const MacAddr& src, const Mac
     store_be16(udp + 6, 0);
     if (mode == ChecksumMode::kOffload) {
         store_be16(udp + 6, fold(pseudo));
+    } else if (mode == ChecksumMode::kNoUdp && from.family == Family::kIpv4) {
+        // "No checksum" (RFC 768): the field stays 0.
     } else {
         uint16_t const c = uint16_t(~fold(sum(payload, sum({udp, kUdpHeaderBytes}, pseudo))));
         store_be16(udp + 6, c == 0 ? 0xFFFF : c);

@@ -119,10 +119,24 @@ struct ParsedUdp {
     uint8_t local_index = 0;       // index in LocalAddrs::addrs of `to`
 };
 
-// Parses one received frame. `frame` is borrowed for the call (not kept). With `verify_checksums` false the IPv4
-// header and UDP checksums are not checked (the NIC did: the caller drops frames the NIC flagged bad and counts
-// them as kBadIpChecksum / kBadUdpChecksum). Returns kNone with *out filled, or why not (*out then undefined).
-Drop parse_udp(std::span<const uint8_t> frame, const LocalAddrs& local, bool verify_checksums, ParsedUdp* out) noexcept;
+// Which checksums parse_udp verifies in software.
+enum class RxVerify : uint8_t {
+    kNone,       // neither: the NIC did (the caller drops frames the NIC flagged bad and counts them as
+                 // kBadIpChecksum / kBadUdpChecksum)
+    kIpHeader,   // IPv4: the header checksum only, not the UDP checksum (checksum policy "off": the link AEAD
+                 // authenticates every payload byte anyway, see ChecksumPolicy). IPv6: the UDP checksum (it is
+                 // the only one covering the addresses; a zero one is refused whatever the mode).
+    kAll,        // the IPv4 header and the UDP checksum
+};
+
+// Parses one received frame. `frame` is borrowed for the call (not kept). Returns kNone with *out filled, or why
+// not (*out then undefined).
+Drop parse_udp(std::span<const uint8_t> frame, const LocalAddrs& local, RxVerify verify, ParsedUdp* out) noexcept;
+// The same with `verify_checksums` true = RxVerify::kAll, false = RxVerify::kNone.
+inline Drop parse_udp(std::span<const uint8_t> frame, const LocalAddrs& local, bool verify_checksums,
+                      ParsedUdp* out) noexcept {
+    return parse_udp(frame, local, verify_checksums ? RxVerify::kAll : RxVerify::kNone, out);
+}
 
 // Bytes of Ethernet + IP + UDP headers in front of a payload.
 constexpr std::size_t header_bytes(Endpoint::Family family) noexcept {
@@ -142,7 +156,30 @@ enum class ChecksumMode : uint8_t {
     // (what rte_ipv4_phdr_cksum / rte_ipv6_phdr_cksum return for non-TSO packets). The NIC computes the IPv4
     // header checksum and adds the UDP header and payload into the UDP field, then complements it.
     kOffload,
+    // Checksum policy "off" (see ChecksumPolicy): IPv4 gets its header checksum and UDP checksum 0 ("no
+    // checksum", RFC 768); IPv6 gets the full UDP checksum as in kSoftware (mandatory there, RFC 8200 §8.1).
+    kNoUdp,
 };
+
+// A DPDK port's checksum policy (dataplane.json dpdk.ports[].checksum; the DPDK backend applies it).
+//   kAuto:     the port's checksum offload where it offers it (TX and RX separately), else kSoftware, except on
+//              net_memif, where it means kOff.
+//   kSoftware: our own code computes and verifies every checksum (a NIC's offload is not used).
+//   kOff:      UDP checksums are neither computed (IPv4: 0) nor verified; IPv4 header checksums still are, and
+//              IPv6 keeps its mandatory UDP checksum both ways.
+// Why kOff is safe where it applies: the UDP checksum only catches accidental corruption, and every voxa datagram
+// is authenticated end to end on the link by its AEAD tag (16 bytes, a forgery or a flipped bit is refused with
+// probability 1 - 2^-128), so a corrupted datagram is dropped one layer up instead of at the parser: same
+// outcome, one extra decryption attempt. The checksum adds no security (anyone can recompute it). What it still
+// does is filter junk cheaply before the AEAD; on a shared-memory link (memif) nothing corrupts frames, so that
+// costs ~115 ns per cell (two passes over 1.3 kB) for nothing. The IPv4 header checksum stays: it protects the
+// addresses and lengths the parser acts on, and costs 20 bytes. On real wires use kAuto (offload) or kSoftware:
+// an off-path router or a NIC without offload may corrupt, and a datagram with a corrupted address or port would
+// then be misdelivered before any AEAD sees it.
+enum class ChecksumPolicy : uint8_t { kAuto, kSoftware, kOff };
+std::string_view checksum_policy_name(ChecksumPolicy p) noexcept;   // "auto", "software", "off"
+// Parses "auto" | "software" | "off"; false for anything else.
+bool parse_checksum_policy(std::string_view s, ChecksumPolicy* out) noexcept;
 
 // Writes Ethernet, IP and UDP headers into `headers`, which must be exactly header_bytes(from.family) long and
 // be followed in the same buffer by `payload` (payload.data() == headers.data() + headers.size()); the payload

@@ -36,6 +36,7 @@ void FdWaiter::wait(uint64_t timeout_ns) noexcept {
 
 Reactor::Reactor(const Clock& clock, const ReactorConfig& config, Doorbell& doorbell)
     : clock_(clock),
+      loop_clock_(clock),
       config_(config),
       doorbell_(doorbell),
       wheel_(config.tick_ns, config.wheel_slots, clock.now_ns()),
@@ -50,9 +51,12 @@ void Reactor::set_waiter(Waiter& w) { waiter_ = &w; }
 
 std::size_t Reactor::run_once() noexcept {
     uint64_t const now_ns = clock_.now_ns();
+    loop_clock_.now_ns_ = now_ns;
+    loop_clock_.in_loop_ = true;
     std::size_t work = 0;
     for (PollSource* s : sources_) work += s->poll(now_ns);
     std::size_t const fired = wheel_.advance(now_ns);
+    loop_clock_.in_loop_ = false;
     stats_.loops += 1;
     stats_.timers_fired += fired;
     if (work + fired != 0) stats_.busy_loops += 1;

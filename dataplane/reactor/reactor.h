@@ -54,6 +54,24 @@ struct ReactorStats {
     uint64_t timers_fired = 0;
 };
 
+// The time of the reactor's current iteration, for the engine: inside run_once() (on the worker's thread) now_ns()
+// is the one reading run_once() took at its start, so relaying a burst of cells costs one clock_gettime instead
+// of several per cell (link receive, circuit use, link send: ~65 ns per cell measured). Outside run_once() it
+// reads the underlying clock. Never goes backwards (every cached value came from the underlying clock). The
+// staleness is one iteration (at most rx_budget datagrams, ~100 µs under full load); the engine's timeouts and
+// ages are milliseconds to minutes. Worker thread only (the flag is not synchronised).
+class LoopClock final : public Clock {
+public:
+    explicit LoopClock(const Clock& source) noexcept : source_(source) {}
+    uint64_t now_ns() const noexcept override { return in_loop_ ? now_ns_ : source_.now_ns(); }
+
+private:
+    friend class Reactor;
+    const Clock& source_;
+    uint64_t now_ns_ = 0;
+    bool in_loop_ = false;
+};
+
 class Reactor {
 public:
     // clock and doorbell are borrowed and must outlive the reactor. The wheel starts at clock.now_ns().
@@ -77,6 +95,9 @@ public:
     // then ring() the doorbell (otherwise it notices within sleep_max_ns).
     void run(const std::atomic<bool>& stop) noexcept;
 
+    // The iteration's time (LoopClock); lives as long as the reactor.
+    const Clock& loop_clock() const noexcept { return loop_clock_; }
+
     // Read on the worker's thread, or after run() returned.
     const ReactorStats& stats() const noexcept { return stats_; }
     const ReactorConfig& config() const noexcept { return config_; }
@@ -86,6 +107,7 @@ private:
     std::size_t sleep_once() noexcept;
 
     const Clock& clock_;
+    LoopClock loop_clock_;
     ReactorConfig const config_;
     Doorbell& doorbell_;
     TimingWheel wheel_;

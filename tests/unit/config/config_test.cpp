@@ -516,6 +516,8 @@ TEST(ConfigRules, DataplaneKeys) {
         {"dataplane",
          R"({"dpdk": {"ports": [{"device": "net_null0", "ipv4": "10.0.0.2/24", "neighbours": [{"ip": "10.0.0.1"}]}]}})",
          "config/dataplane.json: \"dpdk.ports[0].neighbours[0]\": both \"ip\" and \"mac\" are required"},
+        {"dataplane", R"({"dpdk": {"ports": [{"device": "net_memif0", "ipv4": "10.0.0.2/24", "checksum": "none"}]}})",
+         "config/dataplane.json: \"dpdk.ports[0].checksum\": expected \"auto\", \"software\" or \"off\", got \"none\""},
         {"dataplane", R"({"dpdk": {"rx_desc": 1000}})",
          "config/dataplane.json: \"dpdk.rx_desc\": expected a power of two 64..16384, got 1000"},
         {"dataplane", R"({"dpdk": {"file_prefix": "a/b"}})",
@@ -906,7 +908,7 @@ TEST(ConfigJson, RoundTripThroughFiles) {
         "dpdk": {"eal_args": ["-n", "4"], "mempool_mbufs": 4095, "mbuf_cache": 64, "rx_desc": 512, "tx_desc": 256,
                  "file_prefix": "voxa-test", "in_memory": true, "no_huge": true, "hugepages": 128,
                  "ports": [{"device": "net_af_packet0,iface=veth0", "ipv4": "10.77.0.12/24", "ipv6": "fd00::12/64",
-                            "mac": "02:00:00:00:00:0c",
+                            "mac": "02:00:00:00:00:0c", "checksum": "off",
                             "neighbours": [{"ip": "10.77.0.1", "mac": "02:00:00:00:00:01"}]}]}})");
     std::string error;
     auto const first = load(src.path(), "data", no_env(), &error);
@@ -917,6 +919,7 @@ TEST(ConfigJson, RoundTripThroughFiles) {
     EXPECT_EQ(first->p2p.bootstrap_nodes[1].dht_port, 4222);
     EXPECT_EQ(first->dataplane.cores, (std::vector<int>{1, 0}));
     EXPECT_EQ(first->settings.api_port, 8443);
+    EXPECT_EQ(first->dataplane.dpdk.ports[0].checksum, "off");
 
     json const effective = to_json(*first);
     EXPECT_EQ(effective["config_path"], src.path().string());

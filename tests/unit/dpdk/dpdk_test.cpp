@@ -312,6 +312,106 @@ TEST(DpdkBackend, FrameRoundTripThroughTheRingPort) {
     EXPECT_EQ(b->poll(c2, 64), 2u);
 }
 
+Endpoint v6(const char* ip, uint16_t port) {
+    Endpoint e;
+    e.family = Endpoint::Family::kIpv6;
+    e.port = port;
+    inet_pton(AF_INET6, ip, e.addr.data());
+    return e;
+}
+
+// The ring port with 10.88.0.2/24 and fd00::2/64, both its own static neighbours (frames to ourselves resolve),
+// and a backend with checksum policy `policy`.
+struct PolicyRing {
+    std::unique_ptr<DpdkPorts> ports;
+    std::unique_ptr<Backend> b;
+};
+PolicyRing policy_ring(netstack::ChecksumPolicy policy) {
+    DpdkPortsConfig pc = ring_ports_config(1, 0, true);
+    pc.ports[0].ipv6 = v6("fd00::2", 0);
+    pc.ports[0].ipv6_prefix = 64;
+    pc.ports[0].neighbours.emplace_back(netstack::IpAddr::of(v6("fd00::2", 0)), *pc.ports[0].mac);
+    PolicyRing r;
+    std::string error;
+    r.ports = DpdkPorts::open(pc, &error);
+    EXPECT_TRUE(r.ports) << error;
+    if (!r.ports) return r;
+    DpdkBackendConfig bc;
+    bc.ports = r.ports.get();
+    bc.checksum = {policy};
+    r.b = make_dpdk_backend(bc, &error);
+    EXPECT_TRUE(r.b) << error;
+    return r;
+}
+
+// A frame from the peer 10.88.0.1:9000 to us (10.88.0.2:9000) whose UDP checksum is wrong (one payload bit
+// flipped after it was computed), or whose IPv4 header checksum is wrong.
+std::vector<uint8_t> frame_to_us(const DpdkPorts& ports, bool bad_udp, bool bad_ip) {
+    std::size_t const h = netstack::header_bytes(Endpoint::Family::kIpv4);
+    std::vector<uint8_t> f(h + 1280, 0x5C);
+    netstack::write_udp_headers({f.data(), h}, kPeerMac, ports.ports()[0].local.mac, v4("10.88.0.1", 9000),
+                                v4("10.88.0.2", 9000), {f.data() + h, 1280}, netstack::ChecksumMode::kSoftware);
+    if (bad_udp) f[h + 100] ^= 0x01;
+    if (bad_ip) f[netstack::kEthHeaderBytes + 8] = 63;   // TTL changed, checksum not
+    return f;
+}
+
+// Checksum policy "off" (what auto means on net_memif): IPv4 frames leave with UDP checksum 0 and a correct IPv4
+// header checksum, IPv6 frames keep their UDP checksum; "software" fills both. features() says which.
+TEST(DpdkChecksum, OffSendsIpv4WithoutUdpChecksumButIpv6With) {
+    for (auto policy : {netstack::ChecksumPolicy::kOff, netstack::ChecksumPolicy::kSoftware}) {
+        bool const off = policy == netstack::ChecksumPolicy::kOff;
+        PolicyRing r = policy_ring(policy);
+        ASSERT_TRUE(r.b);
+        EXPECT_NE(r.b->features().find(off ? ",csum=off" : ",csum=software"), std::string::npos) << r.b->features();
+        std::vector<uint8_t> cell(1280, 0x17);
+        r.b->transmit(v4("10.88.0.2", 9000), cell);
+        r.b->transmit(v6("fd00::2", 9000), cell);
+        r.b->flush();
+        auto const sent = drain(*r.ports);
+        ASSERT_EQ(sent.size(), 2u);
+        const uint8_t* ip = sent[0].data() + netstack::kEthHeaderBytes;
+        EXPECT_TRUE(netstack::ipv4_header_ok({ip, netstack::kIpv4HeaderBytes}));
+        uint16_t const udp4 = netstack::load_be16(ip + netstack::kIpv4HeaderBytes + 6);
+        if (off) {
+            EXPECT_EQ(udp4, 0) << "IPv4 UDP checksum";
+        } else {
+            EXPECT_NE(udp4, 0);
+        }
+        // IPv6: the mandatory UDP checksum, correct, under either policy.
+        netstack::LocalAddrs me = r.ports->ports()[0].local;
+        netstack::ParsedUdp p;
+        EXPECT_NE(netstack::load_be16(sent[1].data() + 60), 0);
+        EXPECT_EQ(netstack::parse_udp(sent[1], me, netstack::RxVerify::kAll, &p), netstack::Drop::kNone);
+        EXPECT_EQ(netstack::parse_udp(sent[0], me, netstack::RxVerify::kAll, &p), netstack::Drop::kNone)
+            << "a verifying receiver accepts both";
+    }
+}
+
+// RX: "off" delivers an IPv4 datagram with a wrong UDP checksum (the link AEAD refuses it one layer up) but
+// still drops a wrong IPv4 header checksum; "software" drops both. auto on a port without offload (net_ring,
+// not memif) is software.
+TEST(DpdkChecksum, OffSkipsUdpVerificationSoftwareDoesNot) {
+    for (auto policy : {netstack::ChecksumPolicy::kOff, netstack::ChecksumPolicy::kSoftware,
+                        netstack::ChecksumPolicy::kAuto}) {
+        bool const off = policy == netstack::ChecksumPolicy::kOff;
+        PolicyRing r = policy_ring(policy);
+        ASSERT_TRUE(r.b);
+        if (policy == netstack::ChecksumPolicy::kAuto) {
+            EXPECT_NE(r.b->features().find(",csum=software"), std::string::npos) << r.b->features();
+        }
+        inject(*r.ports, frame_to_us(*r.ports, true, false));
+        inject(*r.ports, frame_to_us(*r.ports, false, true));
+        inject(*r.ports, frame_to_us(*r.ports, false, false));
+        Collector c;
+        EXPECT_EQ(r.b->poll(c, 64), 3u);
+        const BackendStats& s = r.b->stats();
+        EXPECT_EQ(c.got.size(), off ? 2u : 1u) << netstack::checksum_policy_name(policy);
+        EXPECT_EQ(s.frame_drops[std::size_t(netstack::Drop::kBadUdpChecksum)], off ? 0u : 1u);
+        EXPECT_EQ(s.frame_drops[std::size_t(netstack::Drop::kBadIpChecksum)], 1u);
+    }
+}
+
 // Two workers on a port limited to one queue pair: worker 1 has neither an RX nor a TX queue; its frames go
 // through the port's ring and worker 0 sends them, and worker 0 receives everything (the worker mesh hands
 // datagrams over). Without the limit each worker has its own pair (net_ring has 16).

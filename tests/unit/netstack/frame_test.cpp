@@ -139,6 +139,57 @@ TEST(Frame, VerifyOffSkipsChecksums) {
     EXPECT_EQ(parse(f, nullptr, false), Drop::kNone);
 }
 
+// Checksum policy "off" on TX: IPv4 gets UDP checksum 0 (RFC 768 "none") and a correct header checksum; the
+// frame is otherwise the software one. IPv6 keeps its mandatory UDP checksum: identical to kSoftware.
+TEST(Frame, NoUdpModeWritesZeroOnIpv4Only) {
+    auto const payload = test::random_bytes(1280);
+    auto const soft4 = hosts::frame_a_to_b(false, payload, ChecksumMode::kSoftware);
+    auto const off4 = hosts::frame_a_to_b(false, payload, ChecksumMode::kNoUdp);
+    const uint8_t* ip = off4.data() + kEthHeaderBytes;
+    EXPECT_EQ(load_be16(ip + kIpv4HeaderBytes + 6), 0) << "UDP checksum";
+    EXPECT_NE(load_be16(ip + 10), 0) << "IPv4 header checksum";
+    EXPECT_TRUE(ipv4_header_ok({ip, kIpv4HeaderBytes}));
+    ASSERT_EQ(off4.size(), soft4.size());
+    EXPECT_TRUE(std::equal(off4.begin(), off4.begin() + 40, soft4.begin())) << "headers up to the UDP checksum";
+    EXPECT_TRUE(std::equal(off4.begin() + 42, off4.end(), soft4.begin() + 42)) << "payload untouched";
+    // A verifying receiver (a kernel, an io_uring node) accepts it: zero means "no checksum" on IPv4.
+    EXPECT_EQ(parse(off4), Drop::kNone);
+    EXPECT_EQ(hosts::frame_a_to_b(true, payload, ChecksumMode::kNoUdp),
+              hosts::frame_a_to_b(true, payload, ChecksumMode::kSoftware));
+}
+
+// Checksum policy "off" on RX (RxVerify::kIpHeader): a wrong UDP checksum passes on IPv4 (the link AEAD refuses
+// the datagram instead), a wrong IPv4 header checksum does not; on IPv6 the UDP checksum is still verified.
+TEST(Frame, IpHeaderVerifySkipsOnlyTheIpv4UdpChecksum) {
+    ParsedUdp p;
+    auto f = hosts::frame_a_to_b(false, kRefPayload);
+    f[50] ^= 1;   // payload bit: UDP checksum now wrong
+    EXPECT_EQ(parse_udp(f, host_b(), RxVerify::kAll, &p), Drop::kBadUdpChecksum);
+    EXPECT_EQ(parse_udp(f, host_b(), RxVerify::kIpHeader, &p), Drop::kNone);
+    EXPECT_EQ(p.payload_len, kRefPayload.size());
+    f[50] ^= 1;
+    f[22] = 63;   // TTL: IPv4 header checksum now wrong
+    EXPECT_EQ(parse_udp(f, host_b(), RxVerify::kIpHeader, &p), Drop::kBadIpChecksum);
+    EXPECT_EQ(parse_udp(f, host_b(), RxVerify::kNone, &p), Drop::kNone);
+    auto g = hosts::frame_a_to_b(true, kRefPayload);
+    g[70] ^= 1;
+    EXPECT_EQ(parse_udp(g, host_b(), RxVerify::kIpHeader, &p), Drop::kBadUdpChecksum);
+    g[60] = g[61] = 0;
+    EXPECT_EQ(parse_udp(g, host_b(), RxVerify::kIpHeader, &p), Drop::kBadUdpChecksum);
+}
+
+TEST(Frame, ChecksumPolicyNames) {
+    for (ChecksumPolicy const want : {ChecksumPolicy::kAuto, ChecksumPolicy::kSoftware, ChecksumPolicy::kOff}) {
+        ChecksumPolicy got = ChecksumPolicy::kAuto;
+        ASSERT_TRUE(parse_checksum_policy(checksum_policy_name(want), &got));
+        EXPECT_EQ(got, want);
+    }
+    ChecksumPolicy got;
+    EXPECT_FALSE(parse_checksum_policy("Off", &got));
+    EXPECT_FALSE(parse_checksum_policy("offload", &got));
+    EXPECT_FALSE(parse_checksum_policy("", &got));
+}
+
 // One crafted frame per reason; the test fails if a reason is added and not reached here.
 TEST(Frame, EveryDropReasonIsReachable) {
     struct Case {

@@ -124,6 +124,42 @@ struct RecordingSource final : PollSource {
     }
 };
 
+// A source that moves the clock while it works (time passing during a burst) and records what the loop clock
+// says before and after.
+struct ClockReadingSource final : PollSource {
+    ManualClock* clock = nullptr;
+    const Clock* loop = nullptr;
+    uint64_t before_ns = 0, after_ns = 0;
+    std::size_t poll(uint64_t) noexcept override {
+        before_ns = loop->now_ns();
+        clock->advance_ns(70'000);   // the burst took 70 µs
+        after_ns = loop->now_ns();
+        return 1;
+    }
+};
+
+// The engine's clock: one reading per iteration inside run_once(), the underlying clock outside it; never
+// backwards.
+TEST(Reactor, LoopClockIsTheIterationsTimeInsideRunOnce) {
+    ManualClock clock(5'000'000);
+    Doorbell bell;
+    Reactor reactor(clock, ReactorConfig{}, bell);
+    ClockReadingSource s;
+    s.clock = &clock;
+    s.loop = &reactor.loop_clock();
+    reactor.add_source(s);
+    EXPECT_EQ(reactor.loop_clock().now_ns(), 5'000'000u);   // outside: the clock itself
+    clock.advance_ns(1'000);
+    EXPECT_EQ(reactor.loop_clock().now_ns(), 5'001'000u);
+    EXPECT_EQ(reactor.run_once(), 1u);
+    EXPECT_EQ(s.before_ns, 5'001'000u);
+    EXPECT_EQ(s.after_ns, 5'001'000u) << "one reading per iteration";
+    EXPECT_EQ(reactor.loop_clock().now_ns(), 5'071'000u) << "outside run_once again: live";
+    EXPECT_EQ(reactor.run_once(), 1u);
+    EXPECT_EQ(s.before_ns, 5'071'000u);
+    EXPECT_GE(reactor.loop_clock().now_ns(), s.after_ns);
+}
+
 TEST(Reactor, RunOncePollsSourcesInOrderAndFiresTimers) {
     ManualClock clock(5'000'000);
     Doorbell bell;
