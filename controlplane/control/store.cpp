@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/private_file.h"
 
 namespace voxa::cp {
 
@@ -97,19 +98,11 @@ bool valid_utf8(std::string_view s) noexcept {
 }
 
 std::unique_ptr<Store> Store::open(const std::filesystem::path& path, std::string* error) {
-    // Create the file ourselves so it is 0600 from its first byte (SQLite would use the umask), and tighten a
-    // file an older run left readable by others.
-    int const fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        *error = "database " + path.string() + ": cannot open: " + std::strerror(errno);
+    // 0600 from its first byte (SQLite would use the umask); SQLite gives -wal and -shm the main file's mode.
+    if (std::string why; !ensure_private_file(path, &why)) {
+        *error = "database " + path.string() + ": " + why;
         return nullptr;
     }
-    if (fchmod(fd, 0600) != 0) {
-        *error = "database " + path.string() + ": cannot set mode 0600: " + std::strerror(errno);
-        ::close(fd);
-        return nullptr;
-    }
-    ::close(fd);
 
     std::unique_ptr<Store> s(new Store());
     s->path_ = path;

@@ -8,6 +8,18 @@
 
 namespace voxa::registry {
 
+Refusal refuse(Refusal r, std::string* why, std::string message) {
+    if (why != nullptr) *why = std::move(message);
+    return r;
+}
+
+Refusal Reader::finish(std::string_view what, std::string* why) {
+    if (ok_ && !at_end()) fail(what, "trailing bytes");
+    if (ok_) return Refusal::kNone;
+    bool const long_string = error_.find("longer than") != std::string::npos;
+    return refuse(long_string ? Refusal::kTooLarge : Refusal::kMalformed, why, error_);
+}
+
 // resize + memcpy rather than vector::insert: gcc 12 -O3 warns falsely (-Warray-bounds) on inserting small arrays.
 void Writer::raw(std::span<const uint8_t> bytes) {
     std::size_t const at = out_.size();

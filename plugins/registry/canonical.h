@@ -44,6 +44,8 @@ enum class Refusal : uint8_t {
     kCount
 };
 std::string_view refusal_name(Refusal r) noexcept;   // "none", "malformed", "too_large", ...
+// Stores `message` in *why (when given) and returns r: how every check reports a refusal.
+Refusal refuse(Refusal r, std::string* why, std::string message);
 
 
 inline constexpr std::size_t kRecordBytesMax = 4096;   // a whole encoded record or name record
@@ -87,6 +89,9 @@ public:
     bool at_end() const noexcept { return pos_ == in_.size(); }
     std::size_t position() const noexcept { return pos_; }
     const std::string& error() const noexcept { return error_; }
+    // The end of a decoder: trailing bytes are refused, then any failure becomes kTooLarge (a string over its
+    // limit) or kMalformed, with error() in *why. kNone when everything was read cleanly to the end.
+    Refusal finish(std::string_view what, std::string* why);
 
 private:
     bool take(std::string_view field, std::size_t n);

@@ -10,11 +10,6 @@ using nlohmann::json;
 
 namespace {
 
-Refusal refuse(Refusal r, std::string* why, std::string message) {
-    if (why != nullptr) *why = std::move(message);
-    return r;
-}
-
 bool is_service(std::string_view s) noexcept {
     if (s.size() > kServiceBytesMax) return false;
     for (char c : s) {
@@ -98,11 +93,7 @@ Refusal decode(std::span<const uint8_t> bytes, NameRecord* out, std::string* why
         n.transfer_to = to;
     }
     rd.raw("signature", &n.signature);
-    if (rd.ok() && !rd.at_end()) rd.fail("name record", "trailing bytes");
-    if (!rd.ok()) {
-        bool const long_string = rd.error().find("longer than") != std::string::npos;
-        return refuse(long_string ? Refusal::kTooLarge : Refusal::kMalformed, why, rd.error());
-    }
+    if (Refusal const f = rd.finish("name record", why); f != Refusal::kNone) return f;
     if (Refusal const f = check_fields(n, why); f != Refusal::kNone) return f;
     if (out != nullptr) *out = std::move(n);
     return Refusal::kNone;

@@ -27,11 +27,6 @@ bool one_of(std::string_view v, const std::string_view (&set)[N]) {
     return std::find(std::begin(set), std::end(set), v) != std::end(set);
 }
 
-Refusal refuse(Refusal r, std::string* why, std::string message) {
-    if (why != nullptr) *why = std::move(message);
-    return r;
-}
-
 // Field names as the JSON spells them, so that a refusal reads the same whatever the input form was.
 struct Names {
     const char* id;
@@ -232,11 +227,7 @@ Refusal decode(std::span<const uint8_t> bytes, Record* out, std::string* why) {
     r.sequence = rd.u64("sequence");
     rd.raw("link_descriptor", &r.link_descriptor);
     rd.raw("signature", &r.signature);
-    if (rd.ok() && !rd.at_end()) rd.fail("record", "trailing bytes");
-    if (!rd.ok()) {
-        bool const long_string = rd.error().find("longer than") != std::string::npos;
-        return refuse(long_string ? Refusal::kTooLarge : Refusal::kMalformed, why, rd.error());
-    }
+    if (Refusal const f = rd.finish("record", why); f != Refusal::kNone) return f;
     if (Refusal const f = check_fields(r, why); f != Refusal::kNone) return f;
     if (out != nullptr) *out = std::move(r);
     return Refusal::kNone;

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "common/log.h"
+#include "common/private_file.h"
 
 namespace voxa::registry {
 
@@ -127,19 +128,11 @@ std::string_view put_result_name(PutResult r) noexcept {
 
 std::unique_ptr<RegistryDb> RegistryDb::open(const std::filesystem::path& file, std::size_t max_records,
                                              std::string* error) {
-    // Create the file ourselves so it is 0600 from its first byte (SQLite would use the umask), and tighten a
-    // file an older run left readable by others. SQLite gives -wal and -shm the main file's mode.
-    int const fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        *error = "registry database " + file.string() + ": cannot open: " + std::strerror(errno);
+    // 0600 from its first byte (SQLite would use the umask); SQLite gives -wal and -shm the main file's mode.
+    if (std::string why; !ensure_private_file(file, &why)) {
+        *error = "registry database " + file.string() + ": " + why;
         return nullptr;
     }
-    if (fchmod(fd, 0600) != 0) {
-        *error = "registry database " + file.string() + ": cannot set mode 0600: " + std::strerror(errno);
-        ::close(fd);
-        return nullptr;
-    }
-    ::close(fd);
 
     std::unique_ptr<RegistryDb> d(new RegistryDb());
     d->path_ = file;
