@@ -377,7 +377,10 @@ bool Node::send_relay_msg(const CircuitRef& ref, wire::RelayMsgType type, uint8_
         oc->crypto.wrap_forward(oc->crypto.hops(), body, onion, onion_len());
         stats_.cells_originated += 1;
         oc->cells_sent += 1;
-        if (oc->unanswered_since_ns <= oc->last_heard_ns) oc->unanswered_since_ns = clock_.now_ns();
+        if (!oc->awaiting_answer) {
+            oc->awaiting_answer = true;
+            oc->unanswered_since_ns = clock_.now_ns();
+        }
         send_tx_cell(ref.peer);
         return true;
     }

@@ -122,7 +122,10 @@ void Node::extend_or_finish(OriginCircuit& oc) noexcept {
 }
 
 void Node::on_origin_backward(OriginCircuit& oc, const RelayMsgView& msg) noexcept {
-    oc.last_heard_ns = clock_.now_ns();
+    // Only a cell heard after the first unanswered send can answer it. One reactor iteration reads the clock once,
+    // and a batch can hold an acknowledgement, the sends it lets out, then more cells: those later cells answer
+    // earlier sends, not the ones made in this same instant.
+    if (oc.unanswered_since_ns < clock_.now_ns()) oc.awaiting_answer = false;
     switch (msg.type) {
         case wire::RelayMsgType::kExtended: {
             if (oc.state != OriginCircuit::State::kBuilding || !oc.pending || msg.data.size() != kExtendedBytes) {
@@ -187,8 +190,8 @@ void Node::tick_circuits() noexcept {
         if (oc.state == OriginCircuit::State::kBuilding && now - oc.started_ns > build_timeout_ns()) {
             kill_origin_circuit(oc, true);   // under loss builds time out often: no relay is suspected for it
         }
-        if (oc.state == OriginCircuit::State::kReady && oc.unanswered_since_ns != 0 &&
-            oc.last_heard_ns < oc.unanswered_since_ns && now - oc.unanswered_since_ns > config_.circuit_silence_ns) {
+        if (oc.state == OriginCircuit::State::kReady && oc.awaiting_answer &&
+            now - oc.unanswered_since_ns > config_.circuit_silence_ns) {
             stats_.circuits_failed += 1;
             kill_origin_circuit(oc, true);
         }

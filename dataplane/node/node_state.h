@@ -32,7 +32,8 @@ struct Node::OriginCircuit {
     uint64_t started_ns = 0, ready_ns = 0;
     // Liveness: the first send after we last heard anything back. Silence that lasts circuit_silence_ns from
     // there means a relay or the destination is gone (killed, restarted): the circuit is torn down and rebuilt.
-    uint64_t last_heard_ns = 0, unanswered_since_ns = 0;
+    bool awaiting_answer = false;
+    uint64_t unanswered_since_ns = 0;
     uint64_t cells_sent = 0;                          // relay cells originated on it
     CircuitSet* set = nullptr;                        // owner set
     std::size_t slot = 0;                             // index within the set

@@ -167,6 +167,48 @@ TEST_F(Harness, SurvivesLossOfNMinusKCircuitsMidTransfer) {
     EXPECT_EQ(got->bytes, message);
 }
 
+// A relay that dies while a part streams over it: the origin's sends on that circuit go out in the same instant
+// as the acknowledgement that let them out (one clock reading per reactor iteration), and cells heard later in that
+// instant answer earlier sends, not these. The silence must count from them, so the circuit is given up.
+TEST_F(Harness, CircuitWhoseRelayDiesMidStreamIsGivenUp) {
+    build(15, 11);
+    ASSERT_TRUE(transfer(random_bytes(1000), 10 * kSecond).has_value());
+    const auto paths = origin().circuit_paths(destination().id());
+    ASSERT_EQ(paths.size(), config_.n);
+    std::size_t victim = 0;
+    for (std::size_t i = 2; i < net_->size(); ++i) {
+        if (net_->node(i).id() == paths[0][1]) victim = i;
+    }
+    ASSERT_NE(victim, 0u);
+    const auto cells_toward_victim = [&] {
+        std::vector<node::CircuitInfo> circuits;
+        origin().circuits(&circuits, 64);
+        for (const auto& c : circuits) {
+            if (std::count(c.path.begin(), c.path.end(), net_->node(victim).id()) > 0) return c.cells_sent;
+        }
+        return uint64_t(0);
+    };
+    std::string error;
+    const auto message = random_bytes(16'000'000);
+    ASSERT_TRUE(origin().send(destination().id(), message, &error).has_value()) << error;
+    // Crash the victim while cells the origin sent on its circuit are still on their way to it.
+    const uint64_t start = cells_toward_victim();
+    ASSERT_TRUE(net_->run_until([&] {
+        const uint64_t sent = cells_toward_victim();
+        return sent > start + 100 && sent > net_->node(victim).stats().cells_relayed_forward + 8;
+    }, kSecond));
+    net_->set_blackhole(victim, true);
+    node::Received got;
+    ASSERT_TRUE(net_->run_until([&] { return destination().pop_received(&got); }, 30 * kSecond));
+    EXPECT_EQ(got.bytes, message);
+    EXPECT_TRUE(net_->run_until([&] { return origin().stats().circuits_failed >= 1; },
+                                config_.circuit_silence_ns + 2 * kSecond))
+        << "the origin kept the circuit through the dead relay";
+    for (const auto& path : origin().circuit_paths(destination().id())) {
+        EXPECT_EQ(std::count(path.begin(), path.end(), net_->node(victim).id()), 0) << "a circuit still uses it";
+    }
+}
+
 TEST_F(Harness, FlowControlKeepsReorderedCellsInsideTheReplayWindow) {
     // Without a window a sender bursts a whole part; a cell held back by reordering then falls more than 8192
     // packets behind and the link's replay window refuses it. Per-circuit flow control keeps every link's cells
