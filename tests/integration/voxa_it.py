@@ -94,6 +94,23 @@ def free_udp_port_base(count, tries=50):
                 s.close()
     raise Failure(f"no {count} consecutive free UDP ports on 127.0.0.1")
 
+def wait_gone(pid, timeout=5.0):
+    """Waits until process `pid` has exited. A process this script started again (Devnet.restart) is its child:
+    once dead it stays a zombie, which signal 0 still reaches, until it is reaped here."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:
+            pass   # not our child: init reaps it
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+
+
 class Devnet:
     """A running dev network; use as a context manager so it is always stopped."""
 
@@ -216,13 +233,10 @@ class Devnet:
         return int((self.dir / f"node{i}" / "pid").read_text())
 
     def kill(self, i, sig=signal.SIGKILL):
-        os.kill(self.pid(i), sig)
-        for _ in range(100):
-            try:
-                os.kill(self.pid(i), 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
+        """Signals node i's data plane and waits (5 s at most) until it is gone."""
+        pid = self.pid(i)
+        os.kill(pid, sig)
+        wait_gone(pid)
 
     def restart(self, i, env=None):
         """Starts node i again with its own config and data (same identity), optionally with extra env."""
@@ -301,12 +315,7 @@ class Devnet:
         """Signals node i's voxa-control and waits (5 s at most) until it is gone."""
         pid = self.control_pid(i)
         os.kill(pid, sig)
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
+        wait_gone(pid)
 
     def restart_control(self, i, env=None, timeout=20):
         """Starts voxa-control of node i again (same config and data); returns once /status/health answers."""
