@@ -94,6 +94,7 @@ def free_udp_port_base(count, tries=50):
                 s.close()
     raise Failure(f"no {count} consecutive free UDP ports on 127.0.0.1")
 
+
 def wait_gone(pid, timeout=5.0):
     """Waits until process `pid` has exited. A process this script started again (Devnet.restart) is its child:
     once dead it stays a zombie, which signal 0 still reaches, until it is reaped here."""
