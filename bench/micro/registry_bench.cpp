@@ -6,9 +6,9 @@
 #include <benchmark/benchmark.h>
 #include <sodium.h>
 
-#include "config/config.h"
 #include "crypto/provider.h"
 #include "registry/record.h"
+#include "sample_record.h"
 
 namespace {
 
@@ -17,28 +17,7 @@ using namespace voxa::registry;
 
 constexpr uint64_t kNow = 1'800'000'000;
 
-Record relay_record(const crypto::Identity& id) {
-    Record r;
-    r.kind = Kind::kRelay;
-    r.type = "standard";
-    r.capabilities = {"onion", "split/v1"};
-    r.metadata = {{"region", "eu-west"}};
-    r.routing_info = {{"exit", "no"}};
-    r.program_version = "voxa 0.6.0";
-    r.ipv4 = "10.0.0.7";
-    r.ipv6 = "fd00::7";
-    r.port = 9000;
-    r.backend = "uring";
-    r.capacity = 100;
-    r.created_s = kNow - 100;
-    r.updated_s = kNow - 10;
-    r.expires_s = kNow + 3600;
-    r.sequence = 1;
-    r.link_descriptor =
-        directory::sign_descriptor(id, *config::parse_numeric_endpoint(r.ipv4, r.port), r.capacity, true, kNow - 10);
-    sign(r, id);
-    return r;
-}
+Record relay_record(const crypto::Identity& id) { return test::sample_record(id, Kind::kRelay, kNow); }
 
 void BM_RecordVerify(benchmark::State& state) {
     if (!crypto::init()) state.SkipWithError("crypto::init failed");

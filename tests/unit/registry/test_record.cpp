@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "registry/canonical.h"
 #include "registry/record.h"
+#include "sample_record.h"
 
 namespace voxa::registry {
 namespace {
@@ -37,27 +38,7 @@ std::array<uint8_t, directory::kDescriptorBytes> descriptor(const crypto::Identi
     return directory::sign_descriptor(id, *config::parse_numeric_endpoint(host, port), capacity, relay, issued_s);
 }
 
-Record make(const crypto::Identity& id, Kind kind) {
-    Record r;
-    r.kind = kind;
-    r.type = kind == Kind::kRelay ? "high_capacity" : "devnet";
-    r.capabilities = {"onion", "split/v1", "dns.v2"};
-    r.metadata = {{"region", "eu-west"}, {"operator", "Zoë"}};
-    if (kind == Kind::kRelay) r.routing_info = {{"exit", "no"}, {"max_circuits", "8192"}};
-    r.program_version = "voxa 0.6.0";
-    r.ipv4 = "10.0.0.7";
-    r.ipv6 = "fd00::7";
-    r.port = 9000;
-    r.backend = "uring";
-    r.capacity = 100;
-    r.created_s = kNow - 100;
-    r.updated_s = kNow - 10;
-    r.expires_s = kNow + 3600;
-    r.sequence = 5;
-    r.link_descriptor = descriptor(id, "10.0.0.7", 9000, 100, true);
-    sign(r, id);
-    return r;
-}
+Record make(const crypto::Identity& id, Kind kind) { return test::sample_record(id, kind, kNow); }
 
 Refusal decode_and_verify(std::span<const uint8_t> bytes) {
     Record r;

@@ -127,9 +127,7 @@ Record make_record(const crypto::Identity& id, Kind kind, uint64_t now, uint64_t
     r.updated_s = now;
     r.expires_s = now + lifetime_s;
     r.sequence = sequence;
-    r.link_descriptor = directory::sign_descriptor(id, *config::parse_numeric_endpoint(ip, port), 10,
-                                                   kind == Kind::kRelay, now);
-    sign(r, id);
+    sign_with_link(r, id, false, now);
     return r;
 }
 
