@@ -1,8 +1,6 @@
 // The SQLite store: WAL, the plugin KV table, the bounded control log, durability across reopen and crashes.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
@@ -12,6 +10,7 @@
 
 #include "control_test_util.h"
 #include "store.h"
+#include "support/test_support.h"
 
 namespace voxa::cp {
 namespace {
@@ -113,36 +112,17 @@ TEST(Store, ACrashLosesNothingCommitted) {
     std::string error;
     auto const path = dir.path() / "voxa.db";
     { ASSERT_TRUE(Store::open(path, &error)) << error; }
-    int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
-    pid_t const child = fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-        ::close(fds[0]);
+    std::unique_ptr<Store> child_store;   // opened in the child, never closed
+    int const last = voxa::test::acknowledged_writes_of_killed_child(200, [&](int i) {
         std::string e;
-        auto s = Store::open(path, &e);
-        if (!s) _exit(2);
-        // Acknowledge each committed key to the parent, then die without closing anything mid-stream.
-        for (int i = 0;; ++i) {
-            if (s->put("crash", named("key", i), std::to_string(i)) != 0) _exit(3);
-            int const n = i;
-            if (write(fds[1], &n, sizeof(n)) != ssize_t(sizeof(n))) _exit(4);
-            if (i == 200) _exit(0);   // as if killed: no destructor, no checkpoint
-        }
-    }
-    ::close(fds[1]);
-    int last = -1, n = 0;
-    while (read(fds[0], &n, sizeof(n)) == ssize_t(sizeof(n))) last = n;
-    ::close(fds[0]);
-    int status = 0;
-    ASSERT_EQ(waitpid(child, &status, 0), child);
-    ASSERT_TRUE(WIFEXITED(status));
-    ASSERT_EQ(WEXITSTATUS(status), 0);
+        if (!child_store) child_store = Store::open(path, &e);
+        return child_store && child_store->put("crash", named("key", i), std::to_string(i)) == 0;
+    });
     ASSERT_EQ(last, 200);
 
     auto s = Store::open(path, &error);
     ASSERT_TRUE(s) << error;
-    for (int i = 0; i <= last; ++i) {
+    for (int i = 1; i <= last; ++i) {
         std::string v;
         ASSERT_EQ(s->get("crash", named("key", i), &v), 0) << i;
         EXPECT_EQ(v, std::to_string(i));

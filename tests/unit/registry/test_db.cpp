@@ -2,8 +2,6 @@
 // the clock, name records, durability across reopen and a crash, the private file.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <string>
 #include <thread>
@@ -11,6 +9,7 @@
 
 #include "control/control_test_util.h"
 #include "registry/registry_db.h"
+#include "support/test_support.h"
 
 namespace voxa::registry {
 namespace {
@@ -223,31 +222,13 @@ TEST(RegistryDb, ACrashLosesNothingAcknowledged) {
     TempDir dir;
     auto const path = dir.path() / "registry.db";
     { ASSERT_TRUE(open_db(dir)); }
-    int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
-    pid_t const child = fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-        ::close(fds[0]);
+    std::unique_ptr<RegistryDb> child_db;   // opened in the child, never closed
+    int const last = voxa::test::acknowledged_writes_of_killed_child(100, [&](int i) {
         std::string e;
-        auto d = RegistryDb::open(path, 1000, &e);
-        if (!d) _exit(2);
-        // Acknowledge each stored record to the parent, then die without closing or checkpointing.
-        for (int i = 1;; ++i) {
-            if (d->put_record(Kind::kNode, id_of(uint8_t(i)), 1, 9000, bytes_of(uint8_t(i)), 1) != PutResult::kNew)
-                _exit(3);
-            if (write(fds[1], &i, sizeof(i)) != ssize_t(sizeof(i))) _exit(4);
-            if (i == 100) _exit(0);
-        }
-    }
-    ::close(fds[1]);
-    int last = 0, n = 0;
-    while (read(fds[0], &n, sizeof(n)) == ssize_t(sizeof(n))) last = n;
-    ::close(fds[0]);
-    int status = 0;
-    ASSERT_EQ(waitpid(child, &status, 0), child);
-    ASSERT_TRUE(WIFEXITED(status));
-    ASSERT_EQ(WEXITSTATUS(status), 0);
+        if (!child_db) child_db = RegistryDb::open(path, 1000, &e);
+        return child_db &&
+               child_db->put_record(Kind::kNode, id_of(uint8_t(i)), 1, 9000, bytes_of(uint8_t(i)), 1) == PutResult::kNew;
+    });
     ASSERT_EQ(last, 100);
     auto d = open_db(dir);
     ASSERT_TRUE(d);
