@@ -151,6 +151,16 @@ std::unique_ptr<Backend> ring_backend(DpdkPorts& ports, bool self_neighbour) {
 }
 
 // Sends a raw frame on queue 0 of the ring port: it comes back on RX queue 0.
+// Workers 0 and 1 of a two-worker node on the port.
+std::pair<std::unique_ptr<Backend>, std::unique_ptr<Backend>> two_workers(DpdkPorts& ports, std::string* error) {
+    DpdkBackendConfig bc;
+    bc.ports = &ports;
+    bc.workers = 2;
+    auto w0 = make_dpdk_backend(bc, error);
+    bc.worker = 1;
+    return {std::move(w0), make_dpdk_backend(bc, error)};
+}
+
 void inject(const DpdkPorts& ports, std::span<const uint8_t> frame) {
     rte_mbuf* m = rte_pktmbuf_alloc(ports.ports()[0].pool);
     ASSERT_NE(m, nullptr);
@@ -421,12 +431,7 @@ TEST(DpdkBackend, WorkerWithoutQueuesSendsThroughWorkerZero) {
     ASSERT_TRUE(ports) << error;
     EXPECT_EQ(ports->ports()[0].rx_queues, 1);
     EXPECT_NE(ports->ports()[0].tx_ring, nullptr);
-    DpdkBackendConfig bc;
-    bc.ports = ports.get();
-    bc.workers = 2;
-    auto w0 = make_dpdk_backend(bc, &error);
-    bc.worker = 1;
-    auto w1 = make_dpdk_backend(bc, &error);
+    auto [w0, w1] = two_workers(*ports, &error);
     ASSERT_TRUE(w0 && w1) << error;
     std::vector<uint8_t> cell(1280, 0x42);
     for (int i = 0; i < 3; ++i) w1->transmit(v4("10.88.0.2", 9000), cell);
@@ -447,12 +452,7 @@ TEST(DpdkBackend, EachWorkerHasItsOwnQueuePairWhereThePortHasThem) {
     EXPECT_EQ(ports->ports()[0].rx_queues, 2);
     EXPECT_EQ(ports->ports()[0].tx_queues, 2);
     EXPECT_EQ(ports->ports()[0].tx_ring, nullptr);
-    DpdkBackendConfig bc;
-    bc.ports = ports.get();
-    bc.workers = 2;
-    auto w0 = make_dpdk_backend(bc, &error);
-    bc.worker = 1;
-    auto w1 = make_dpdk_backend(bc, &error);
+    auto [w0, w1] = two_workers(*ports, &error);
     ASSERT_TRUE(w0 && w1) << error;
     std::vector<uint8_t> cell(1280, 0x43);
     w1->transmit(v4("10.88.0.2", 9000), cell);
@@ -610,12 +610,7 @@ TEST(DpdkBackend, AnswerReceivedByAnotherWorkerReleasesTheWait) {
     std::string error;
     auto ports = DpdkPorts::open(ring_ports_config(2, 1, false), &error);
     ASSERT_TRUE(ports) << error;
-    DpdkBackendConfig bc;
-    bc.ports = ports.get();
-    bc.workers = 2;
-    auto w0 = make_dpdk_backend(bc, &error);
-    bc.worker = 1;
-    auto w1 = make_dpdk_backend(bc, &error);
+    auto [w0, w1] = two_workers(*ports, &error);
     ASSERT_TRUE(w0 && w1) << error;
     std::vector<uint8_t> cell(1280, 0x11);
     w1->transmit(v4("10.88.0.1", 9000), cell);
