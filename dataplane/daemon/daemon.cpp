@@ -491,7 +491,7 @@ void Daemon::on_frame(local::ClientId client, const local::FrameView& frame) {
                                     "bad name (want 1..253 bytes of lowercase a-z, 0-9, '.', '-')");
                 return;
             }
-            const auto entry = names_.find(*name, uint64_t(::time(nullptr)));
+            const auto entry = names_.find(*name, unix_s());
             if (!entry) {
                 server_->send_error(client, frame.request_id, ErrorCode::kUnknown, "unknown name");
                 return;

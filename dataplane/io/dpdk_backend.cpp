@@ -80,10 +80,11 @@ void apply_checksum_policy(PortState& ps, netstack::ChecksumPolicy policy) {
             ps.csum_name = "software";
             break;
         case ChecksumPolicy::kOff:
-            // IPv6's UDP checksum is mandatory: the port's offload computes it where offered.
+            // IPv6's UDP checksum is mandatory: the port's offload computes it where offered. A port that checks
+            // checksums on receive still does: a frame it marks bad is corrupt whatever the policy.
             ps.tx_v4 = ChecksumMode::kNoUdp;
-            ps.tx_v6 = p.tx_csum_v6 ? ChecksumMode::kOffload : ChecksumMode::kNoUdp;
-            ps.rx_offload = false;
+            ps.tx_v6 = p.tx_csum_v6 ? ChecksumMode::kOffload : ChecksumMode::kSoftware;
+            ps.rx_offload = p.rx_csum;
             ps.rx_verify = netstack::RxVerify::kIpHeader;
             ps.csum_name = "off";
             break;
@@ -138,6 +139,8 @@ private:
     void send_raw(PortState& ps, std::span<const uint8_t> frame) noexcept;
     void solicit(PortState& ps, const netstack::IpAddr& ip, const netstack::MacAddr* unicast) noexcept;
     NextHop resolve(PortState& ps, const netstack::IpAddr& ip, uint64_t now_ns, netstack::MacAddr* mac) noexcept;
+    bool from_shared(PortState& ps, const netstack::IpAddr& ip, uint64_t now_ns, netstack::MacAddr* mac) noexcept;
+    std::size_t find_hop(uint16_t port, const netstack::IpAddr& ip) const noexcept;
     void enqueue(PortState& ps, rte_mbuf* m, uint32_t payload) noexcept;
     void flush_port(PortState& ps) noexcept;
     void drain_tx_ring(PortState& ps) noexcept;
@@ -158,6 +161,7 @@ private:
     // The frame being handed up right now (handle_frame), while it may still be sent as it is: a datagram
     // transmitted from inside it goes out in this mbuf (take_rx_mbuf). Null outside on_datagram and once taken.
     rte_mbuf* rx_mbuf_ = nullptr;
+    std::span<const uint8_t> rx_payload_;  // its UDP payload: only a datagram that is exactly this goes out in it
     std::vector<Parked> parked_;           // FIFO, reserved to unresolved_max
     std::vector<ParkedHop> parked_hops_;   // the next hops of parked_, reserved to unresolved_max
     uint64_t next_park_scan_ns_ = 0;
@@ -317,6 +321,7 @@ void DpdkBackend::handle_frame(PortState& ps, rte_mbuf* m, RxHandler& h, uint64_
         case netstack::Drop::kNone:
             ++own_.rx_completions;
             rx_mbuf_ = m;
+            rx_payload_ = {data + p.payload_offset, p.payload_len};
             h.on_datagram(p.from, data + p.payload_offset, p.payload_len);
             rx_mbuf_ = nullptr;
             return;
@@ -401,47 +406,46 @@ NextHop DpdkBackend::resolve(PortState& ps, const netstack::IpAddr& ip, uint64_t
         return NextHop::kSend;
     }
     if (r == Resolve::kFull) return NextHop::kDrop;
-    // A miss: another worker may have received the answer.
-    bool found = false;
-    {
-        std::lock_guard lock(ps.shared->mutex);
-        if (const netstack::Neighbour* n = ps.shared->table.find(ip);
-            n != nullptr && (n->state == netstack::NeighbourState::kReachable ||
-                             n->state == netstack::NeighbourState::kStatic)) {
-            *mac = n->mac;
-            found = true;
-        }
-    }
-    if (found) {
-        // resolve() left our entry incomplete and probing, so learn() takes it.
-        (void)ps.neighbours->learn(ip, *mac, now_ns);
-        return NextHop::kSend;
-    }
+    if (from_shared(ps, ip, now_ns, mac)) return NextHop::kSend;   // another worker received the answer
     if (r == Resolve::kSolicit) solicit(ps, ip, nullptr);
     return NextHop::kPark;
 }
 
+namespace {
+bool usable(const netstack::Neighbour* n) noexcept {
+    return n != nullptr &&
+           (n->state == netstack::NeighbourState::kReachable || n->state == netstack::NeighbourState::kStatic);
+}
+}  // namespace
+
+// The process-wide table, which every worker's answers feed; a MAC found there is learnt into ours (our entry is
+// incomplete and probing, so learn() takes it).
+bool DpdkBackend::from_shared(PortState& ps, const netstack::IpAddr& ip, uint64_t now_ns,
+                              netstack::MacAddr* mac) noexcept {
+    {
+        std::lock_guard lock(ps.shared->mutex);
+        const netstack::Neighbour* n = ps.shared->table.find(ip);
+        if (!usable(n)) return false;
+        *mac = n->mac;
+    }
+    (void)ps.neighbours->learn(ip, *mac, now_ns);
+    return true;
+}
+
 bool DpdkBackend::known(PortState& ps, const netstack::IpAddr& ip, bool look_shared, uint64_t now_ns,
                         netstack::MacAddr* mac) noexcept {
-    auto usable = [](const netstack::Neighbour* n) {
-        return n != nullptr &&
-               (n->state == netstack::NeighbourState::kReachable || n->state == netstack::NeighbourState::kStatic);
-    };
     if (const netstack::Neighbour* n = ps.neighbours->find(ip); usable(n)) {
         *mac = n->mac;
         return true;
     }
-    if (!look_shared) return false;
-    bool found = false;
-    {
-        std::lock_guard lock(ps.shared->mutex);
-        if (const netstack::Neighbour* n = ps.shared->table.find(ip); usable(n)) {
-            *mac = n->mac;
-            found = true;
-        }
+    return look_shared && from_shared(ps, ip, now_ns, mac);
+}
+
+std::size_t DpdkBackend::find_hop(uint16_t port, const netstack::IpAddr& ip) const noexcept {
+    for (std::size_t h = 0; h < parked_hops_.size(); ++h) {
+        if (parked_hops_[h].port == port && parked_hops_[h].ip == ip) return h;
     }
-    if (found) (void)ps.neighbours->learn(ip, *mac, now_ns);   // our entry is incomplete and probing: taken
-    return found;
+    return parked_hops_.size();
 }
 
 // Sends every datagram parked for parked_hops_[hop], in the order they came, and forgets the hop.
@@ -474,11 +478,8 @@ void DpdkBackend::scan_parked(uint64_t now_ns, bool look_shared) noexcept {
     std::size_t expired = 0;
     while (expired < parked_.size() && now_ns - parked_[expired].since_ns >= config_.unresolved_timeout_ns) {
         const Parked& p = parked_[expired];
-        for (std::size_t hop = 0; hop < parked_hops_.size(); ++hop) {
-            if (parked_hops_[hop].port == p.port && parked_hops_[hop].ip == p.ip) {
-                if (--parked_hops_[hop].count == 0) parked_hops_.erase(parked_hops_.begin() + std::ptrdiff_t(hop));
-                break;
-            }
+        if (std::size_t const hop = find_hop(p.port, p.ip); hop < parked_hops_.size()) {
+            if (--parked_hops_[hop].count == 0) parked_hops_.erase(parked_hops_.begin() + std::ptrdiff_t(hop));
         }
         rte_pktmbuf_free(p.m);
         ++own_.tx_unresolved;
@@ -488,16 +489,14 @@ void DpdkBackend::scan_parked(uint64_t now_ns, bool look_shared) noexcept {
 }
 
 // The received mbuf of the frame being handed up, made into the frame that carries `datagram`, when `datagram`
-// lies inside it (the engine resealed a relayed cell in place), it has room for our headers in front, and nobody
-// else holds it. Its reference count is raised: the burst's bulk free after on_datagram drops the receive side's
+// is that frame's payload, resealed in place (a relayed cell), it has room for our headers in front, and nobody
+// else holds it. Only the headers in front of the payload are rewritten: no byte handed up is touched. Its reference count is raised: the burst's bulk free after on_datagram drops the receive side's
 // reference, the PMD's the transmit side's. Once per received frame: a second datagram from it is copied.
 rte_mbuf* DpdkBackend::take_rx_mbuf(std::span<const uint8_t> datagram, std::size_t hdr) noexcept {
     rte_mbuf* m = rx_mbuf_;
-    if (m == nullptr) return nullptr;
-    const auto* frame = rte_pktmbuf_mtod(m, const uint8_t*);
+    if (m == nullptr || datagram.data() != rx_payload_.data() || datagram.size() > rx_payload_.size()) return nullptr;
     const auto* buf = static_cast<const uint8_t*>(m->buf_addr);
-    if (datagram.data() < frame || datagram.data() + datagram.size() > frame + rte_pktmbuf_data_len(m) ||
-        std::size_t(datagram.data() - buf) < hdr || !RTE_MBUF_DIRECT(m) || rte_mbuf_refcnt_read(m) != 1) {
+    if (std::size_t(datagram.data() - buf) < hdr || !RTE_MBUF_DIRECT(m) || rte_mbuf_refcnt_read(m) != 1) {
         return nullptr;
     }
     rx_mbuf_ = nullptr;
@@ -552,28 +551,20 @@ void DpdkBackend::transmit(const Endpoint& to, std::span<const uint8_t> datagram
     // The time of the last poll: neighbour ages are seconds, a clock read per datagram would buy nothing.
     uint64_t const now_ns = now_ns_ != 0 ? now_ns_ : mono_ns();
     NextHop const next = resolve(*ps, ip, now_ns, &dst);
-    ParkedHop* hop = nullptr;
     if (next == NextHop::kDrop) {
         ++own_.tx_unresolved;
         return;
     }
+    std::size_t const hop = find_hop(ps->index, ip);   // parked_hops_.size(): nothing waits for this next hop
+    bool const waiting = hop < parked_hops_.size();
     if (next == NextHop::kPark) {
-        for (ParkedHop& h : parked_hops_) {
-            if (h.port == ps->index && h.ip == ip) hop = &h;
-        }
         if (parked_.size() >= config_.unresolved_max ||
-            (hop != nullptr && hop->count >= config_.unresolved_per_neighbour)) {
+            (waiting && parked_hops_[hop].count >= config_.unresolved_per_neighbour)) {
             ++own_.tx_unresolved;
             return;
         }
-    } else if (!parked_hops_.empty()) {
-        // Resolved meanwhile (another worker's answer, found by resolve()): what waited goes first, in order.
-        for (std::size_t h = 0; h < parked_hops_.size(); ++h) {
-            if (parked_hops_[h].port == ps->index && parked_hops_[h].ip == ip) {
-                release_hop(h, dst);
-                break;
-            }
-        }
+    } else if (waiting) {
+        release_hop(hop, dst);   // resolved meanwhile (another worker's answer): what waited goes first, in order
     }
     std::size_t const hdr = netstack::header_bytes(to.family);
     uint8_t* out = nullptr;
@@ -608,11 +599,8 @@ void DpdkBackend::transmit(const Endpoint& to, std::span<const uint8_t> datagram
                           : (RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM);
     }
     if (next == NextHop::kPark) {
-        if (hop == nullptr) {
-            parked_hops_.push_back({ip, ps->index, 0});
-            hop = &parked_hops_.back();
-        }
-        ++hop->count;
+        if (!waiting) parked_hops_.push_back({ip, ps->index, 0});
+        ++parked_hops_[hop].count;   // hop == the new entry's index when nothing waited
         parked_.push_back({m, payload, ps->index, ip, now_ns});
         ++own_.tx_queued_unresolved;
         return;

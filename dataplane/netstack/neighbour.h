@@ -4,8 +4,9 @@
 //
 // States and times (all times injected, monotonic nanoseconds):
 //   kStatic      from config; never expires, never changed by anything heard on the wire.
-//   kIncomplete  we sent a solicitation (ARP request / NS) and wait; packets to it are dropped and counted, not
-//                parked. It is forgotten `incomplete_ns` after the last solicitation.
+//   kIncomplete  we sent a solicitation (ARP request / NS) and wait; packets to it wait with the caller (the DPDK
+//                backend parks them, bounded) or are dropped. It is forgotten `incomplete_ns` after the last
+//                solicitation.
 //   kReachable   learned from an answer to our solicitation. Used for `reachable_ns` (default 300 s) after it
 //                was learned; then it is stale: still used, but resolve() asks the caller to re-solicit (at most
 //                once per `retry_ns`); without an answer within `incomplete_ns` it is forgotten.
@@ -44,8 +45,8 @@ struct Neighbour {
 enum class Resolve : uint8_t {
     kFound,       // *mac is valid; send
     kFoundStale,  // *mac is valid; send, and also send a solicitation now (unicast to *mac is fine)
-    kSolicit,     // no MAC: drop the packet (count it) and send a solicitation now
-    kWait,        // no MAC, a solicitation is already out: drop the packet and count it
+    kSolicit,     // no MAC: send a solicitation now; the packet waits for the answer (or is dropped, counted)
+    kWait,        // no MAC, a solicitation is already out: the packet waits (or is dropped, counted)
     kFull,        // no MAC and no room to track the address: drop and count
 };
 
