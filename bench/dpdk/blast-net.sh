@@ -14,8 +14,7 @@
 # scripts/netns.sh's range (10.77 and 10.78..227), so it cannot collide with a devnet. For af_packet the host has a
 # static neighbour for the relay (the DPDK relay answers ARP too, this only saves the round trip) and TX checksum
 # offload off on <p>-h (a veth leaves UDP checksums unfinished, and the DPDK relay checks them in software).
-# voxa-blast hard-codes the interface name <p>-r only through its --netns/--host-iface defaults (vxb-relay,
-# vxb-h) and the relay's af_packet device (iface=vxb-r): keep the default prefix for the benchmark.
+# voxa-blast's --netns/--host-iface/--relay-iface default to the vxb names; bench/dpdk/run.sh passes <p>'s.
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"

@@ -63,9 +63,11 @@ if want crypto; then
         --benchmark_report_aggregates_only=true --benchmark_format=json >"$out/crypto.json" 2>/dev/null \
         || voxa_log "crypto: voxa-microbench failed"
 fi
+p="${VOXA_NETNS_PREFIX:-vxb}"   # blast-net.sh's names: <p>-relay holds <p>-r, the host keeps <p>-h
 blast_run() {   # mode
     "$blast" --mode "$1" --build "$build" --dir "$out/blast-$1" --runs "$runs" --seconds "$seconds" \
         --cells "$cells" --relay-core 1 --gen-core 0 --json "$out/$1.json" \
+        --netns "$p-relay" --host-iface "$p-h" --relay-iface "$p-r" \
         2> >(grep -v -e 'mp action callback' -e 'legacy socket' >&2) || voxa_log "$1: voxa-blast failed ($?)"
 }
 if want memif; then

@@ -68,8 +68,10 @@ uint64_t now_ns() noexcept {
     return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
 }
 
-std::optional<uint64_t> process_cpu_ns(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+std::optional<uint64_t> process_cpu_ns(pid_t pid) { return stat_cpu_ns("/proc/" + std::to_string(pid) + "/stat"); }
+
+std::optional<uint64_t> stat_cpu_ns(const std::string& stat_path) {
+    std::ifstream in(stat_path);
     std::string text;
     if (!in || !std::getline(in, text)) return std::nullopt;
     // The command name (field 2) may hold spaces and parentheses: fields are counted after the last ')'.
@@ -205,6 +207,16 @@ std::string self_exe() {
     ssize_t const n = readlink("/proc/self/exe", buf, sizeof buf - 1);
     if (n <= 0) return "voxa-bench";
     return std::string(buf, size_t(n));
+}
+
+std::string build_dir() {
+    std::string path = self_exe();
+    for (int i = 0; i < 3; ++i) {
+        auto const slash = path.rfind('/');
+        if (slash == std::string::npos) return ".";
+        path.erase(slash);
+    }
+    return path;
 }
 
 double percentile(std::vector<double>& values, double p) {

@@ -44,6 +44,8 @@ uint64_t now_ns() noexcept;
 
 // utime + stime of a whole process (all threads) in ns, from /proc/PID/stat; nullopt if the process is gone.
 std::optional<uint64_t> process_cpu_ns(pid_t pid);
+// utime + stime in ns from one /proc stat file (a process's or a thread's, /proc/PID/task/TID/stat).
+std::optional<uint64_t> stat_cpu_ns(const std::string& stat_path);
 
 // A child process with its stdout on a pipe. Runs `argv` directly, or under `ip netns exec NS` when `netns` is
 // non-empty. The destructor ends the child (SIGTERM, then SIGKILL after 2 s) if it is still running.
@@ -73,6 +75,8 @@ private:
 
 // Path of this executable (for re-executing itself inside a namespace).
 std::string self_exe();
+// The build directory an executable under <build>/bench/e2e/ lives in ("." if the path is shorter).
+std::string build_dir();
 
 // The p-quantile (0..1) of `values` by nearest rank; 0 for an empty vector. Sorts its argument.
 double percentile(std::vector<double>& values, double p);

@@ -2,7 +2,7 @@
 //
 //   voxa-blast --mode memif|af_packet|uring [--build DIR] [--dir D] [--runs R] [--seconds S] [--cells N]
 //              [--relay-core C] [--gen-core C] [--relay-idle-spins N] [--nice N] [--json FILE]
-//              kernel modes: [--netns NS] [--host-ip A] [--relay-ip A] [--host-iface IF]
+//              kernel modes: [--netns NS] [--host-ip A] [--relay-ip A] [--host-iface IF] [--relay-iface IF]
 //
 // The relay is the real, unmodified voxa-dataplane process (started here, pinned to --relay-core, default 1,
 // with hops 1, n = k = 1). The origin and the destination are two real engines (voxa::node::Node) inside this
@@ -120,23 +120,14 @@ void flatten(const nlohmann::json& j, const std::string& prefix, nlohmann::json&
 }
 
 std::optional<RelayStats> read_relay(const std::string& socket, std::string& error) {
-    BenchClient client;
-    if (!client.connect(socket, error))
+    auto const doc = node_stats(socket, error);
+    if (!doc)
         return std::nullopt;
-    auto const text = client.stats_json(error);
-    if (!text)
-        return std::nullopt;
-    auto const doc = nlohmann::json::parse(*text, nullptr, false);
-    if (!doc.is_object() || !doc.contains("node")) {
-        error = "stats without a \"node\" object";
-        return std::nullopt;
-    }
     RelayStats s;
-    s.cells =
-        doc["node"].value("cells_relayed_forward", 0.0) + doc["node"].value("cells_relayed_backward", 0.0);
-    flatten(doc["node"], "node.", s.flat);
-    if (doc.contains("backend") && doc["backend"].is_object())
-        flatten(doc["backend"], "backend.", s.flat);
+    s.cells = cells_relayed(*doc);
+    flatten((*doc)["node"], "node.", s.flat);
+    if (doc->contains("backend") && (*doc)["backend"].is_object())
+        flatten((*doc)["backend"], "backend.", s.flat);
     return s;
 }
 
@@ -155,24 +146,9 @@ nlohmann::json delta(const RelayStats& a, const RelayStats& b) {
 std::map<int, double> thread_cpu_ns(pid_t pid) {
     std::map<int, double> out;
     std::error_code ec;
-    const double ns_per_tick = 1e9 / double(::sysconf(_SC_CLK_TCK));
     for (auto const& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-        std::ifstream in(e.path() / "stat");
-        std::string text;
-        std::getline(in, text);
-        auto const close = text.rfind(')');
-        if (close == std::string::npos)
-            continue;
-        std::istringstream rest(text.substr(close + 2));
-        std::string field;
-        double utime = 0, stime = 0;
-        for (int i = 3; i <= 15 && rest >> field; ++i) {
-            if (i == 14)
-                utime = std::atof(field.c_str());
-            if (i == 15)
-                stime = std::atof(field.c_str());
-        }
-        out[std::atoi(e.path().filename().c_str())] = (utime + stime) * ns_per_tick;
+        if (auto const ns = stat_cpu_ns(e.path() / "stat"))
+            out[std::atoi(e.path().filename().c_str())] = double(*ns);
     }
     return out;
 }
@@ -260,7 +236,7 @@ class AutogroupNice {
 };
 
 struct Options {
-    std::string mode, build, dir, netns, host_iface, json;
+    std::string mode, build, dir, netns, host_iface, relay_iface, json;
     std::string host_ip = "10.250.2.1", relay_ip = "10.250.2.2";
     int runs = 5, relay_core = 1, gen_core = 0, idle_spins = 200, nice = -20;
     double seconds = 2;
@@ -313,7 +289,7 @@ bool write_relay_config(const Options& o, Wire& wire, const crypto::PeerIdentity
                 error = "cannot read the MAC of " + o.host_iface;
                 return false;
             }
-            ports.push_back({{"device", "net_af_packet0,iface=vxb-r,framecnt=4096"},
+            ports.push_back({{"device", "net_af_packet0,iface=" + o.relay_iface + ",framecnt=4096"},
                              {"ipv4", o.relay_ip + "/24"},
                              {"mac", "02:76:6d:00:02:20"},
                              {"neighbours", {{{"ip", o.host_ip}, {"mac", host_mac}}}}});
@@ -627,7 +603,7 @@ int main(int argc, char** argv) {
         Args args(argc, argv, 1);
         auto const bad =
             args.unknown({"mode", "build", "dir", "runs", "seconds", "cells", "relay-core", "gen-core",
-                          "relay-idle-spins", "nice", "json", "netns", "host-ip", "relay-ip", "host-iface"});
+                          "relay-idle-spins", "nice", "json", "netns", "host-ip", "relay-ip", "host-iface", "relay-iface"});
         if (!bad.empty()) {
             std::fprintf(stderr, "voxa-blast: unknown option --%s\n", bad[0].c_str());
             return 2;
@@ -640,12 +616,11 @@ int main(int argc, char** argv) {
                          "[--seconds S] [--cells N] [--json FILE] ... (see bench/e2e/blast.cpp)\n");
             return 2;
         }
-        std::string self = self_exe();
-        for (int i = 0; i < 3; ++i) self.erase(self.rfind('/'));  // <build>/bench/e2e/voxa-blast
-        o.build = args.get_or("build", self);
+        o.build = args.get_or("build", build_dir());
         o.dir = args.get_or("dir", "/tmp/vxb-blast");
         o.netns = args.get_or("netns", "vxb-relay");
         o.host_iface = args.get_or("host-iface", "vxb-h");
+        o.relay_iface = args.get_or("relay-iface", "vxb-r");
         o.host_ip = args.get_or("host-ip", o.host_ip);
         o.relay_ip = args.get_or("relay-ip", o.relay_ip);
         o.json = args.get_or("json", "");

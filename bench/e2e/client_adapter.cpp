@@ -44,4 +44,22 @@ BenchClient::Event BenchClient::next(int timeout_ms) {
 
 std::optional<std::string> BenchClient::stats_json(std::string& error) { return client_->stats_json(&error); }
 
+std::optional<nlohmann::json> node_stats(const std::string& socket, std::string& error) {
+    BenchClient client;
+    if (!client.connect(socket, error)) return std::nullopt;
+    auto const text = client.stats_json(error);
+    if (!text) return std::nullopt;
+    auto doc = nlohmann::json::parse(*text, nullptr, false);
+    if (!doc.is_object() || !doc.contains("node") || !doc["node"].is_object()) {
+        error = "stats without a \"node\" object";
+        return std::nullopt;
+    }
+    return doc;
+}
+
+double cells_relayed(const nlohmann::json& stats) {
+    auto const& node = stats["node"];
+    return node.value("cells_relayed_forward", 0.0) + node.value("cells_relayed_backward", 0.0);
+}
+
 }  // namespace voxa::bench

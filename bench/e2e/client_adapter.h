@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "voxa/types.h"
 
 namespace voxa::local {
@@ -50,5 +52,11 @@ private:
     std::unique_ptr<local::Client> client_;
     std::vector<uint8_t> last_message_;   // the bytes of the last kMessage event
 };
+
+// The STATS document of the node behind `socket` (one connection, opened and closed here), checked to hold a
+// "node" object; nullopt and `error` otherwise.
+std::optional<nlohmann::json> node_stats(const std::string& socket, std::string& error);
+// cells_relayed_forward + cells_relayed_backward of a node_stats() document.
+double cells_relayed(const nlohmann::json& stats);
 
 }  // namespace voxa::bench

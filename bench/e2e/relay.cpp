@@ -31,28 +31,9 @@ namespace {
 
 // cells_relayed_forward + cells_relayed_backward of the node behind `socket`; nullopt (and `error`) on failure.
 std::optional<double> relayed_cells(const std::string& socket, std::string& error) {
-    BenchClient client;
-    if (!client.connect(socket, error)) return std::nullopt;
-    auto const text = client.stats_json(error);
-    if (!text) return std::nullopt;
-    auto const doc = nlohmann::json::parse(*text, nullptr, false);
-    if (!doc.is_object() || !doc.contains("node") || !doc["node"].is_object()) {
-        error = "stats without a \"node\" object";
-        return std::nullopt;
-    }
-    auto const& node = doc["node"];
-    return node.value("cells_relayed_forward", 0.0) + node.value("cells_relayed_backward", 0.0);
-}
-
-// The build directory this executable lives in: <build>/bench/e2e/voxa-bench.
-std::string build_dir() {
-    std::string path = self_exe();
-    for (int i = 0; i < 3; ++i) {
-        auto const slash = path.rfind('/');
-        if (slash == std::string::npos) return ".";
-        path.erase(slash);
-    }
-    return path;
+    auto const doc = node_stats(socket, error);
+    if (!doc) return std::nullopt;
+    return cells_relayed(*doc);
 }
 
 int cell_bytes_of(const Devnet& devnet) {
