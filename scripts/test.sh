@@ -110,13 +110,16 @@ if ! scripts/setup.sh; then
 fi
 timings+=("setup $(( $(voxa_now) - start )) s")
 
-build_and_test release "$root/release" -- --buildtype=release -Dwerror=true --
+# Every optional component setup.sh installs is required here: a missing one fails the build instead of silently
+# dropping its tests.
+features=(-Ddpdk=enabled -Dapi=enabled -Dopendht=enabled)
+build_and_test release "$root/release" -- --buildtype=release -Dwerror=true "${features[@]}" --
 
 if [[ "${VOXA_SKIP_ASAN:-0}" != 1 ]]; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     build_and_test asan "$root/asan" \
-        -- -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug -Dwerror=true -Dbench=false \
+        -- -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug -Dwerror=true -Dbench=false "${features[@]}" \
         -- --timeout-multiplier 4 --no-suite integration-heavy
     unset ASAN_OPTIONS UBSAN_OPTIONS   # fuzz.sh sets its own
 fi

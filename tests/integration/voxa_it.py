@@ -95,6 +95,17 @@ def free_udp_port_base(count, tries=50):
     raise Failure(f"no {count} consecutive free UDP ports on 127.0.0.1")
 
 
+def wait_until(what, cond, timeout, step=0.1):
+    """Polls cond() until true; returns the seconds it took. Fails naming `what` after `timeout` s."""
+    t0 = time.time()
+    while True:
+        if cond():
+            return time.time() - t0
+        if time.time() - t0 > timeout:
+            raise Failure(f"{what}: not within {timeout} s")
+        time.sleep(step)
+
+
 def wait_gone(pid, timeout=5.0):
     """Waits until process `pid` has exited. A process this script started again (Devnet.restart) is its child:
     once dead it stays a zombie, which signal 0 still reaches, until it is reaped here."""
@@ -203,13 +214,16 @@ class Devnet:
     def node(self, i):
         return self.nodes[i]
 
-    def ctl(self, i, *args, timeout=120, check_rc=True):
-        """Runs voxactl for node i (inside its namespace in --netns mode, where its REST API listens)."""
+    def ctl(self, i, *args, timeout=120, check_rc=True, env=None):
+        """Runs voxactl for node i (inside its namespace in --netns mode, where its REST API listens), with `env`
+        added to the environment (passwords, registry tokens)."""
         base = self.dir / f"node{i}"
         cmd = [str(VOXACTL), "--data", str(base / "data"), "--config", str(base / "config"), *args]
         if self.nodes[i].get("netns"):
             cmd = ["ip", "netns", "exec", self.nodes[i]["netns"], *cmd]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env)
         if check_rc and r.returncode != 0:
             raise Failure(f"voxactl {' '.join(args)} on node {i} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}\n"
                           f"{self.logs()}")

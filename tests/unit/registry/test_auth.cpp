@@ -93,10 +93,15 @@ TEST(RegistryAuth, UnknownNamesCostAboutAsMuchAsKnownOnes) {
     Fixture f(options);
     ASSERT_EQ(f.auth->create_account("alice", kPassword, "read", kNow), 0);
     f.auth->check_login("warmup", kPassword);   // makes the dummy hash once
+    // The fastest of 5 tries: a preemption only ever adds time.
     auto const time = [&](const char* name) {
-        auto const t0 = std::chrono::steady_clock::now();
-        f.auth->check_login(name, "wrong password here");
-        return std::chrono::steady_clock::now() - t0;
+        auto best = std::chrono::steady_clock::duration::max();
+        for (int i = 0; i < 5; ++i) {
+            auto const t0 = std::chrono::steady_clock::now();
+            f.auth->check_login(name, "wrong password here");
+            best = std::min(best, std::chrono::steady_clock::now() - t0);
+        }
+        return best;
     };
     auto const known = time("alice");
     auto const unknown = time("nobody");

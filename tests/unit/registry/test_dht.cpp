@@ -90,6 +90,35 @@ bool wait_good(const DhtBackend& b, unsigned want, std::chrono::milliseconds tim
 
 constexpr uint32_t kNet = 0x7e570001;
 
+// Something that completes on OpenDHT's thread: done() from there, wait() here.
+class Completion {
+public:
+    void done(bool ok = true) {
+        std::lock_guard lock(m_);
+        finished_ = true;
+        ok_ = ok;
+        cv_.notify_all();
+    }
+    // true once done(true) was called within `timeout`.
+    bool wait(std::chrono::seconds timeout) {
+        std::unique_lock lock(m_);
+        return cv_.wait_for(lock, timeout, [&] { return finished_; }) && ok_;
+    }
+
+private:
+    std::mutex m_;
+    std::condition_variable cv_;
+    bool finished_ = false, ok_ = false;
+};
+
+// A get() run to its end: true when it completed within `timeout`.
+bool get_all(DhtBackend& node, std::string_view topic, const std::shared_ptr<Seen>& into,
+             std::chrono::seconds timeout) {
+    auto completion = std::make_shared<Completion>();
+    node.get(topic, Seen::sink(into), [completion] { completion->done(); });
+    return completion->wait(timeout);
+}
+
 class DhtChain : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
@@ -172,7 +201,7 @@ TEST(DhtBackendStart, RefusesEmptyAndOversizedValues) {
     EXPECT_EQ(n->stats()["publishes"], 1) << "the same bytes for the same slot again: already announced";
 }
 
-TEST_F(DhtChain, PublishReachesListenerThenNewerReplacesOlder) {
+TEST_F(DhtChain, PublishedValuesReachListenersAndGetsNewestToo) {
     auto seen = std::make_shared<Seen>();
     c_->listen("nri", Seen::sink(seen));
     a_->publish("nri", "node-1", as_bytes("record v1"));
@@ -183,18 +212,7 @@ TEST_F(DhtChain, PublishReachesListenerThenNewerReplacesOlder) {
     ASSERT_TRUE(seen->wait_for("record v2", 8s)) << c_->stats().dump();
 
     auto got = std::make_shared<Seen>();
-    std::mutex m;
-    std::condition_variable cv;
-    bool done = false;
-    b_->get("nri", Seen::sink(got), [&] {
-        std::lock_guard lock(m);
-        done = true;
-        cv.notify_all();
-    });
-    {
-        std::unique_lock lock(m);
-        ASSERT_TRUE(cv.wait_for(lock, 8s, [&] { return done; }));
-    }
+    ASSERT_TRUE(get_all(*b_, "nri", got, 8s));
     EXPECT_TRUE(got->has("record v2"));
 
     // Another topic is another key: C's "nri" listener does not see it.
@@ -220,17 +238,23 @@ TEST_F(DhtChain, ForeignValuesUnderOurKeyAreIgnored) {
     raw.bootstrap("127.0.0.1", std::to_string(a_->bound_port()));
     auto const key = dht::InfoHash::get(DhtBackend::key_name(kNet, "name"));
     std::string const plain = "plain user data";
-    raw.put(key, dht::Value(reinterpret_cast<const uint8_t*>(plain.data()), plain.size()));
+    auto plain_stored = std::make_shared<Completion>(), other_stored = std::make_shared<Completion>();
+    raw.put(key, dht::Value(reinterpret_cast<const uint8_t*>(plain.data()), plain.size()),
+            [plain_stored](bool ok) { plain_stored->done(ok); });
     dht::Value other(kDhtValueType, reinterpret_cast<const uint8_t*>("other type"), 10);
     other.user_type = "other";
-    raw.put(key, std::move(other));
+    raw.put(key, std::move(other), [other_stored](bool ok) { other_stored->done(ok); });
+    ASSERT_TRUE(plain_stored->wait(8s) && other_stored->wait(8s)) << "the foreign values were not stored";
 
     auto seen = std::make_shared<Seen>();
     c_->listen("name", Seen::sink(seen));
-    std::this_thread::sleep_for(1s);
     a_->publish("name", "example.voxa", as_bytes("name v1"));
     ASSERT_TRUE(seen->wait_for("name v1", 8s));
-    std::this_thread::sleep_for(300ms);
+    // C was handed the foreign values too (they are stored under the key it listens to) and dropped them.
+    auto const deadline = std::chrono::steady_clock::now() + 8s;
+    while (c_->stats()["values_ignored"].get<uint64_t>() < 2 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(50ms);
+    EXPECT_GE(c_->stats()["values_ignored"].get<uint64_t>(), 2u) << c_->stats().dump();
     EXPECT_FALSE(seen->has(plain));
     EXPECT_FALSE(seen->has("other type"));
     EXPECT_EQ(seen->size(), 1u);
@@ -248,16 +272,13 @@ TEST_F(DhtChain, AnotherNetworkNeverJoins) {
     auto seen = std::make_shared<Seen>();
     d->listen("nri", Seen::sink(seen));
     a_->publish("nri", "node-9", as_bytes("record of net 1"));
-    bool done = false;
     std::this_thread::sleep_for(3s);
-    d->get("nri", Seen::sink(seen), [&] { done = true; });
-    std::this_thread::sleep_for(500ms);
+    ASSERT_TRUE(get_all(*d, "nri", seen, 8s)) << "D's get never finished";
     auto const s = d->stats();
     EXPECT_EQ(s["good_nodes"], 0) << s.dump();
     EXPECT_EQ(seen->size(), 0u) << (seen->size() ? seen->values[0] : std::string()) << s.dump();
     EXPECT_LE(a_known(), before) << "A must not take D into its routing table: " << a_->stats().dump();
     d->stop();
-    (void)done;
 }
 
 // Measurements for the notes (run by hand: --gtest_also_run_disabled_tests --gtest_filter='*Measure*').
