@@ -151,12 +151,6 @@ std::string take_options(const std::vector<std::string>& args, std::size_t from,
     return "";
 }
 
-std::string when(const json& v) {
-    if (!v.is_number_unsigned())
-        return text_of(v);
-    return std::to_string(v.get<uint64_t>());
-}
-
 // ---- registry ----
 
 std::string address_of(const json& r) {
@@ -182,8 +176,8 @@ int list_records(const Globals& g, const Api& api, bool relays) {
             live += is_live ? 1 : 0;
             rows.push_back({short_id(f(rec, id_key)), address_of(rec),
                             f(rec, relays ? "relay_type" : "node_type"), f(rec, "capacity"),
-                            is_live ? "live" : "DOWN", f(rec, "sequence"), when(field(rec, "expires")),
-                            when(field(rec, "last_seen"))});
+                            is_live ? "live" : "DOWN", f(rec, "sequence"), text_of(field(rec, "expires")),
+                            text_of(field(rec, "last_seen"))});
         }
     print_table(
         {relays ? "RELAY" : "NODE", "ADDRESS", "TYPE", "CAPACITY", "STATE", "SEQ", "EXPIRES", "LAST_SEEN"},
@@ -274,7 +268,7 @@ int registry_sessions(const Globals& g, const Api& api) {
     if (field(r->body, "sessions").is_array())
         for (const auto& s : field(r->body, "sessions"))
             rows.push_back(
-                {short_id(f(s, "node_id")), when(field(s, "expires")), when(field(s, "last_seen"))});
+                {short_id(f(s, "node_id")), text_of(field(s, "expires")), text_of(field(s, "last_seen"))});
     print_table({"NODE", "EXPIRES", "LAST_SEEN"}, rows);
     return kExitOk;
 }
@@ -289,7 +283,7 @@ int registry_accounts(const Globals& g, const Api& api, const std::vector<std::s
         std::vector<std::vector<std::string>> rows;
         if (field(r->body, "accounts").is_array())
             for (const auto& a : field(r->body, "accounts"))
-                rows.push_back({f(a, "name"), f(a, "role"), when(field(a, "created"))});
+                rows.push_back({f(a, "name"), f(a, "role"), text_of(field(a, "created"))});
         print_table({"ACCOUNT", "ROLE", "CREATED"}, rows);
         return kExitOk;
     }
@@ -359,7 +353,7 @@ int registry_login(const Globals& g, const Api& api, const std::vector<std::stri
     std::printf("%s\n", f(r->body, "token").c_str());
     std::fprintf(stderr, "token id %s, scopes %s, expires %s (use it as VOXA_REGISTRY_TOKEN)\n",
                  f(r->body, "id").c_str(), f(r->body, "scopes").c_str(),
-                 when(field(r->body, "expires")).c_str());
+                 text_of(field(r->body, "expires")).c_str());
     return kExitOk;
 }
 
@@ -373,7 +367,7 @@ int registry_tokens(const Globals& g, const Api& api, const std::vector<std::str
         std::vector<std::vector<std::string>> rows;
         if (field(r->body, "tokens").is_array())
             for (const auto& t : field(r->body, "tokens"))
-                rows.push_back({f(t, "id"), f(t, "account"), f(t, "scopes"), when(field(t, "expires")),
+                rows.push_back({f(t, "id"), f(t, "account"), f(t, "scopes"), text_of(field(t, "expires")),
                                 f(t, "revoked"), f(t, "label")});
         print_table({"ID", "ACCOUNT", "SCOPES", "EXPIRES", "REVOKED", "LABEL"}, rows);
         return kExitOk;
@@ -402,7 +396,7 @@ int registry_tokens(const Globals& g, const Api& api, const std::vector<std::str
             return print_json(*r);
         std::printf("%s\n", f(r->body, "token").c_str());
         std::fprintf(stderr, "token id %s, scopes %s, expires %s (shown once)\n", f(r->body, "id").c_str(),
-                     f(r->body, "scopes").c_str(), when(field(r->body, "expires")).c_str());
+                     f(r->body, "scopes").c_str(), text_of(field(r->body, "expires")).c_str());
         return kExitOk;
     }
     if (sub == "revoke") {
@@ -483,7 +477,7 @@ int run_names(const Globals& g, const Api& api, const std::vector<std::string>& 
             for (const auto& n : field(r->body, "names"))
                 rows.push_back({f(n, "name"), short_id(f(n, "target")),
                                 f(n, "service").empty() ? "-" : f(n, "service"), f(n, "ttl"),
-                                f(n, "sequence"), short_id(f(n, "owner")), when(field(n, "expires"))});
+                                f(n, "sequence"), short_id(f(n, "owner")), text_of(field(n, "expires"))});
         print_table({"NAME", "TARGET", "SERVICE", "TTL", "SEQ", "OWNER", "EXPIRES"}, rows);
         return kExitOk;
     }
@@ -507,7 +501,7 @@ int run_names(const Globals& g, const Api& api, const std::vector<std::string>& 
                   {"ttl", f(n, "ttl") + " s"},
                   {"owner", f(n, "owner")},
                   {"sequence", f(n, "sequence")},
-                  {"expires", when(field(n, "expires"))},
+                  {"expires", text_of(field(n, "expires"))},
                   {"transfer to", f(n, "transfer_to")}});
         return kExitOk;
     }

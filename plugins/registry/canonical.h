@@ -62,7 +62,6 @@ public:
     void raw(std::span<const uint8_t> bytes);
     // u16 length + bytes; the caller has checked the length limit (VOXA_CHECK for <= 65535).
     void str(std::string_view s);
-    const std::vector<uint8_t>& bytes() const noexcept { return out_; }
     std::vector<uint8_t> take() noexcept { return std::move(out_); }
 
 private:
@@ -87,7 +86,6 @@ public:
     void fail(std::string_view field, std::string_view what);
     bool ok() const noexcept { return ok_; }
     bool at_end() const noexcept { return pos_ == in_.size(); }
-    std::size_t position() const noexcept { return pos_; }
     const std::string& error() const noexcept { return error_; }
     // The end of a decoder: trailing bytes are refused, then any failure becomes kTooLarge (a string over its
     // limit) or kMalformed, with error() in *why. kNone when everything was read cleanly to the end.

@@ -255,7 +255,7 @@ bool Member::do_heartbeat() {
     return true;
 }
 
-bool Member::do_poll() {
+void Member::do_poll() {
     Central c;
     {
         std::lock_guard lock(mutex_);
@@ -270,12 +270,12 @@ bool Member::do_poll() {
         if (!exchange(c, "GET", std::string("/data/discover_") + what + "/", nullptr, &status, &out,
                       &error)) {
             failed(error);
-            return false;
+            return;
         }
         if (status != 200 || !out.contains(what) || !out[what].is_array()) {
             std::lock_guard lock(mutex_);
             last_error_ = std::string("discover_") + what + " answered " + std::to_string(status);
-            return false;
+            return;
         }
         Kind const kind = std::string_view(what) == "relays" ? Kind::kRelay : Kind::kNode;
         for (const json& j : out[what]) {
@@ -290,7 +290,7 @@ bool Member::do_poll() {
             std::string why;
             Refusal const f = from_json(record, kind, &r, &why);
             if (f != Refusal::kNone) {
-                registry_.count_refusal(f, kind, "", why);
+                registry_.count_refusal(f, kind_name(kind), "", why);
                 ++refused;
                 continue;
             }
@@ -306,7 +306,6 @@ bool Member::do_poll() {
     std::lock_guard lock(mutex_);
     last_poll_s_ = registry_.now_s();
     ++polls_;
-    return true;
 }
 
 void Member::sync_names(const Central& c) {
@@ -375,8 +374,8 @@ uint32_t Member::step() {
             return session_.empty() ? 0 : std::max<uint32_t>(1, backoff_s_);
         }
     }
-    if (poll_due && do_poll())
-        registry_.mark_dirty();
+    if (poll_due)
+        do_poll();   // what it changes marks the feed dirty (ingest_record, follow_central, ingest_name)
     return 1;
 }
 

@@ -58,7 +58,7 @@ class Member {
   private:
     bool do_register();
     bool do_heartbeat();
-    bool do_poll();
+    void do_poll();   // a failure is logged and counted in status()
     void sync_names(const Central& c);   // both ways, after each poll (names are network-wide)
     void failed(const std::string& error);
     void run();

@@ -1,7 +1,11 @@
 #include "registry/rate_limit.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdio>
 
 namespace voxa::registry {
 
@@ -35,6 +39,21 @@ bool RateLimiter::allow(std::string_view key, uint64_t now_ms, uint64_t* retry_a
     }
     if (retry_after_ms != nullptr) *retry_after_ms = uint64_t(std::ceil((1.0 - b.tokens) / per_ms));
     return false;
+}
+
+std::string RateLimiter::key_of_peer(std::string_view address) {
+    std::string const text(address);
+    std::array<uint8_t, 16> a{};
+    if (inet_pton(AF_INET6, text.c_str(), a.data()) != 1) return text;
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::equal(a.begin(), a.begin() + 12, kMapped)) {
+        char v4[INET_ADDRSTRLEN];
+        return inet_ntop(AF_INET, a.data() + 12, v4, sizeof v4) != nullptr ? std::string(v4) : text;
+    }
+    char key[32];
+    std::snprintf(key, sizeof key, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", a[0], a[1], a[2], a[3], a[4], a[5],
+                  a[6], a[7]);
+    return key;
 }
 
 std::size_t RateLimiter::size() const {

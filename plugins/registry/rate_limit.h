@@ -25,7 +25,11 @@ public:
     bool allow(std::string_view key, uint64_t now_ms, uint64_t* retry_after_ms = nullptr);
 
     std::size_t size() const;   // buckets held
-    uint32_t per_minute() const noexcept { return per_minute_; }
+
+    // The key of a peer address: an IPv4 address (or an IPv4-mapped IPv6 one) as itself, an IPv6 address by its
+    // /64, which one subscriber holds whole (a key per address would give each of them 2^64 buckets). Anything
+    // else (not an address) is its own key.
+    static std::string key_of_peer(std::string_view address);
 
 private:
     struct Bucket {

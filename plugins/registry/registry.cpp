@@ -249,8 +249,7 @@ void Registry::refresh_own(bool force) {
             if (auto it = own_.find(kind); it != own_.end())
                 r.sequence = std::max(r.sequence, it->second.sequence + 1);
         }
-        r.link_descriptor = directory::sign_descriptor(identity_, address, p2p.capacity, p2p.relay, now);
-        sign(r, identity_);
+        sign_with_link(r, identity_, p2p.relay, now);
         std::string why;
         if (Refusal const f = verify(r, now, &why); f != Refusal::kNone) {
             log(VOXA_LOG_ERROR, "own record refused by its own check",
@@ -294,11 +293,11 @@ void Registry::follow_central(const std::set<NodeId>& live) {
 
 // ---- ingestion ----
 
-void Registry::count_refusal(Refusal r, Kind kind, std::string_view id_hex, std::string_view why) {
+void Registry::count_refusal(Refusal r, std::string_view what, std::string_view id, std::string_view why) {
     if (r == Refusal::kNone || r >= Refusal::kCount)
         return;
     refused_[size_t(r)].fetch_add(1);
-    json const j = {{"kind", kind_name(kind)}, {"id", id_hex}, {"reason", refusal_name(r)}, {"why", why}};
+    json const j = {{"kind", what}, {"id", id}, {"reason", refusal_name(r)}, {"why", why}};
     publish("registry.refused", j);
     log(VOXA_LOG_DEBUG, "record refused", j);
 }
@@ -325,7 +324,7 @@ Registry::Ingest Registry::ingest_record(const Record& r, bool mark_seen, const 
         return in;
     }
     if (in.refusal != Refusal::kNone) {
-        count_refusal(in.refusal, r.kind, to_hex(r.id), in.why);
+        count_refusal(in.refusal, kind_name(r.kind), to_hex(r.id), in.why);
         return in;
     }
     std::vector<uint8_t> const bytes = encode(r);
@@ -349,29 +348,15 @@ Registry::Ingest Registry::ingest_record(const Record& r, bool mark_seen, const 
             break;
     }
     if (in.refusal != Refusal::kNone) {
-        count_refusal(in.refusal, r.kind, to_hex(r.id), in.why);
+        count_refusal(in.refusal, kind_name(r.kind), to_hex(r.id), in.why);
         return in;
     }
-    if (mark_seen)
-        db_->mark_seen(r.id, now);
+    bool const revived = mark_seen && db_->mark_seen(r.id, now);
     if (in.result == "new")
         publish("registry.record_added", {{"kind", kind_name(r.kind)}, {"id", to_hex(r.id)}});
-    if (in.result != "unchanged" || mark_seen)
-        mark_dirty();
+    if (in.result != "unchanged" || revived)
+        mark_dirty();   // the live set changed: the feed pushes the difference at the next tick
     return in;
-}
-
-Registry::Ingest Registry::ingest_bytes(std::span<const uint8_t> bytes, bool mark_seen) {
-    Record r;
-    Ingest in;
-    in.refusal = decode(bytes, &r, &in.why);
-    if (in.refusal != Refusal::kNone) {
-        count_refusal(in.refusal,
-                      bytes.empty() || bytes[0] != uint8_t(Kind::kRelay) ? Kind::kNode : Kind::kRelay, "",
-                      in.why);
-        return in;
-    }
-    return ingest_record(r, mark_seen);
 }
 
 Registry::Ingest Registry::ingest_name(const NameRecord& n, bool publish_it) {
@@ -380,9 +365,7 @@ Registry::Ingest Registry::ingest_name(const NameRecord& n, bool publish_it) {
     auto refused = [&](Refusal f, std::string why) {
         in.refusal = f;
         in.why = std::move(why);
-        refused_[size_t(f)].fetch_add(1);
-        publish("registry.refused",
-                {{"kind", "name"}, {"id", n.name}, {"reason", refusal_name(f)}, {"why", in.why}});
+        count_refusal(f, "name", n.name, in.why);
         return in;
     };
     if (Refusal const f = verify(n, now, &in.why); f != Refusal::kNone)
@@ -432,6 +415,7 @@ std::map<NodeId, LinkDescriptor> Registry::live_descriptors() {
     uint64_t const now = now_s();
     std::map<NodeId, LinkDescriptor> live;
     std::set<NodeId> relays;
+    std::map<std::pair<Kind, NodeId>, Verified> verified;
     std::lock_guard lock(mutex_);
     for (Kind kind : {Kind::kRelay, Kind::kNode}) {
         for (const StoredRecord& s : db_->list_records(kind, true)) {
@@ -439,30 +423,29 @@ std::map<NodeId, LinkDescriptor> Registry::live_descriptors() {
                 continue;
             if (kind == Kind::kNode && relays.count(s.id) != 0)
                 continue;
-            Record r;
-            if (decode(s.bytes, &r) != Refusal::kNone)
-                continue;
             // Everything in the store was verified on the way in; verify again only what changed since (the
             // store is a file, and verification is the trust decision: record.h).
-            auto key = std::make_pair(kind, s.id);
-            auto it = verified_.find(key);
-            if (it == verified_.end() || it->second != s.sequence) {
-                if (verify(r, now) != Refusal::kNone)
+            auto const key = std::make_pair(kind, s.id);
+            if (auto it = verified_.find(key); it != verified_.end() && it->second.sequence == s.sequence) {
+                verified.insert(*it);
+            } else {
+                Record r;
+                if (decode(s.bytes, &r) != Refusal::kNone || verify(r, now) != Refusal::kNone)
                     continue;
-                verified_[key] = s.sequence;
+                verified[key] = Verified{s.sequence, r.link_descriptor};
             }
-            live[s.id] = r.link_descriptor;
+            live[s.id] = verified[key].link;
             if (kind == Kind::kRelay)
                 relays.insert(s.id);
         }
     }
+    verified_ = std::move(verified);
     return live;
 }
 
 void Registry::tick() {
     uint64_t const now = now_s();
     refresh_own(false);
-    db_->mark_seen(identity_.id(), now);  // own records are live as long as this node runs
     uint64_t down_after = settings_.down_after_s;
     if (role_ == Role::kDht)
         down_after = settings_.record_lifetime_s;
@@ -471,9 +454,7 @@ void Registry::tick() {
     // Times are whole seconds: a heartbeat at t + 0.99 is stored as t, so one second absorbs the rounding (without
     // it a node heartbeating every second flaps down on a loaded machine).
     down_after += 1;
-    for (const NodeId& id : db_->mark_down(now, down_after)) {
-        if (id == identity_.id())
-            continue;
+    for (const NodeId& id : db_->mark_down(now, down_after, identity_.id())) {   // own records: live while we run
         publish("registry.record_down", {{"id", to_hex(id)}});
         log(VOXA_LOG_INFO, "node down: no heartbeat", {{"id", to_hex(id)}});
         mark_dirty();
@@ -625,11 +606,6 @@ std::string Registry::reload(const json& config_json) {
     std::optional<Settings> s = parse_settings(config_json.value("plugin", json::object()), &e);
     if (!s)
         return e;
-    if (s->backend != settings_.backend || !(s->dht == settings_.dht) ||
-        s->max_records != settings_.max_records || !(s->rate_limits == settings_.rate_limits))
-        return "registry.backend, registry.dht, registry.max_records and registry.rate_limits change only "
-               "with a "
-               "restart";
     if (!(*s == settings_))
         return "registry: the new settings take effect at the next restart (they are read by other threads)";
     return "";
@@ -686,7 +662,7 @@ void Registry::dht_work() {
                 NameRecord n;
                 std::string why;
                 if (Refusal f = decode(item.second, &n, &why); f != Refusal::kNone) {
-                    count_refusal(f, Kind::kNode, "", "name: " + why);
+                    count_refusal(f, "name", "", why);
                     continue;
                 }
                 if (std::optional<std::vector<uint8_t>> held = db_->get_name(n.name);
@@ -700,7 +676,7 @@ void Registry::dht_work() {
             Record r;
             std::string why;
             if (Refusal f = decode(item.second, &r, &why); f != Refusal::kNone) {
-                count_refusal(f, item.first == "rri" ? Kind::kRelay : Kind::kNode, "", why);
+                count_refusal(f, item.first, "", why);
                 continue;
             }
             // OpenDHT hands values over again (re-announcements, several storing nodes, a node's previous

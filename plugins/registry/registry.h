@@ -95,8 +95,8 @@ class Registry {
     std::string start();
     // Stops the role's threads; no host calls after it returns.
     void stop();
-    // A new configuration (SIGHUP): the intervals apply at the next tick; a changed backend, dht, max_records
-    // or rate_limits needs a restart and is refused with the reason.
+    // A new configuration (SIGHUP): the registry's settings are read by its other threads, so any change to them
+    // needs a restart. Returns "" when they are unchanged, else why not (an invalid setting, or a restart needed).
     std::string reload(const nlohmann::json& config_json);
 
     // The "registry" service (service.cpp): envelope in, reply out. Any thread.
@@ -122,10 +122,11 @@ class Registry {
         std::string result;  // "new" | "updated" | "unchanged" when refusal == kNone
     };
     Ingest ingest_record(const Record& r, bool mark_seen, const NodeId* required_id = nullptr);
-    Ingest ingest_bytes(std::span<const uint8_t> bytes, bool mark_seen);  // DHT values (decode first)
     // A name record (verified, ownership checked, stored, published on the DHT in dht mode).
     Ingest ingest_name(const NameRecord& n, bool publish);
-    void count_refusal(Refusal r, Kind kind, std::string_view id_hex, std::string_view why);
+    // Counts a refusal and publishes it on "registry.refused"; `what` is "nri", "rri" (kind_name), "name",
+    // "registration" or "request" (a rate limit).
+    void count_refusal(Refusal r, std::string_view what, std::string_view id, std::string_view why);
     std::map<std::string, uint64_t> refusals() const;
     void mark_dirty() noexcept { dirty_.store(true); }
     // Member role, after a complete poll: every live record the central registry no longer lists (`live`: the ids
@@ -170,7 +171,13 @@ class Registry {
     mutable std::mutex mutex_;  // guards own_, own_refreshed_s_, verified_
     std::map<Kind, Record> own_;
     uint64_t own_refreshed_s_ = 0;
-    std::map<std::pair<Kind, NodeId>, uint64_t> verified_;  // sequence last verified from the store
+    struct Verified {
+        uint64_t sequence = 0;
+        LinkDescriptor link{};
+    };
+    // The live set of the last feed pass, as verified then: a record whose sequence is unchanged is neither
+    // decoded nor verified again. Rebuilt on every pass, so it never holds more than the live set.
+    std::map<std::pair<Kind, NodeId>, Verified> verified_;
     std::array<std::atomic<uint64_t>, size_t(Refusal::kCount)> refused_{};
     std::atomic<bool> dirty_{true};
     // dht: OpenDHT's callbacks must be quick, so they only queue; dht_worker_ verifies and stores.

@@ -286,27 +286,42 @@ std::size_t RegistryDb::count_records(Kind kind, bool live_only) {
     return q.step() == SQLITE_ROW ? std::size_t(q.column_u64(0)) : 0;
 }
 
-void RegistryDb::mark_seen(const NodeId& id, uint64_t now_s) {
+bool RegistryDb::mark_seen(const NodeId& id, uint64_t now_s) {
     std::lock_guard lock(mutex_);
+    bool revived = false;
+    {
+        Stmt q(db_, "SELECT 1 FROM records WHERE id = ?1 AND live = 0 LIMIT 1;");
+        if (!q.ok()) {
+            db::log_failure(db_, "mark_seen");
+            return false;
+        }
+        q.blob(1, id);
+        revived = q.step() == SQLITE_ROW;
+    }
     Stmt q(db_, "UPDATE records SET live = 1, last_seen_s = MAX(last_seen_s, ?2) WHERE id = ?1;");
-    if (!q.ok()) return db::log_failure(db_, "mark_seen");
+    if (!q.ok()) {
+        db::log_failure(db_, "mark_seen");
+        return false;
+    }
     q.blob(1, id);
     q.u64(2, now_s);
     if (q.step() != SQLITE_DONE) db::log_failure(db_, "mark_seen");
+    return revived;
 }
 
-std::vector<NodeId> RegistryDb::mark_down(uint64_t now_s, uint64_t down_after_s) {
+std::vector<NodeId> RegistryDb::mark_down(uint64_t now_s, uint64_t down_after_s, const NodeId& keep) {
     std::vector<NodeId> out;
     if (down_after_s > now_s) return out;   // nothing can have been silent that long
     uint64_t const cutoff = now_s - down_after_s;
     std::lock_guard lock(mutex_);
     // RETURNING gives each changed row; both kinds of one id come back as one id.
-    Stmt q(db_, "UPDATE records SET live = 0 WHERE live = 1 AND last_seen_s <= ?1 RETURNING id;");
+    Stmt q(db_, "UPDATE records SET live = 0 WHERE live = 1 AND last_seen_s <= ?1 AND id != ?2 RETURNING id;");
     if (!q.ok()) {
         db::log_failure(db_, "mark_down");
         return out;
     }
     q.u64(1, cutoff);
+    q.blob(2, keep);
     int rc = 0;
     while ((rc = q.step()) == SQLITE_ROW) {
         auto const id = q.column_array<kNodeIdBytes>(0);

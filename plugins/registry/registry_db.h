@@ -72,10 +72,12 @@ public:
     std::vector<StoredRecord> list_records(Kind kind, bool live_only);
     // Counts of records of a kind (live_only as above), for status.
     std::size_t count_records(Kind kind, bool live_only);
-    // Heartbeat: the records of both kinds of this id become kLive with last_seen = now.
-    void mark_seen(const NodeId& id, uint64_t now_s);
-    // Live records with last_seen + down_after_s <= now become kDown; returns their ids (each once).
-    std::vector<NodeId> mark_down(uint64_t now_s, uint64_t down_after_s);
+    // Heartbeat: the records of both kinds of this id become kLive with last_seen = now. True when one of them
+    // was down (the live set changed).
+    bool mark_seen(const NodeId& id, uint64_t now_s);
+    // Live records with last_seen + down_after_s <= now become kDown, except `keep`'s (this node's own, live
+    // while it runs); returns their ids (each once).
+    std::vector<NodeId> mark_down(uint64_t now_s, uint64_t down_after_s, const NodeId& keep);
     // Marks both kinds of `id` down now (a member following its central registry). False if it was not live.
     bool mark_down_id(const NodeId& id);
     // Deletes down records with last_seen + purge_after_s <= now, records with expires_s <= now and name records

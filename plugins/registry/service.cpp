@@ -112,9 +112,9 @@ class ServiceCall {
         if (c_.auth == AuthKind::kLocal)
             return std::nullopt;
         uint64_t retry_after_ms = 0;
-        if (r_.limiter(c).allow(c_.peer, now_ * 1000, &retry_after_ms))
+        if (r_.limiter(c).allow(RateLimiter::key_of_peer(c_.peer), now_ * 1000, &retry_after_ms))
             return std::nullopt;
-        r_.count_refusal(Refusal::kRateLimited, Kind::kNode, "", "peer " + c_.peer);
+        r_.count_refusal(Refusal::kRateLimited, "request", "", "peer " + c_.peer);
         Reply reply =
             error_reply(-EAGAIN, "rate_limited", "too many requests from " + c_.peer + "; retry later");
         reply.body["retry_after_s"] = std::max<uint64_t>(1, (retry_after_ms + 999) / 1000);
@@ -136,7 +136,7 @@ class ServiceCall {
         Record rec;
         std::string why;
         if (Refusal f = from_json(c_.body, kind, &rec, &why); f != Refusal::kNone) {
-            r_.count_refusal(f, kind,
+            r_.count_refusal(f, kind_name(kind),
                              str(c_.body, kind == Kind::kRelay ? "relay_id" : "node_id").value_or(""), why);
             return refused_reply(f, why);
         }
@@ -220,7 +220,7 @@ class ServiceCall {
                 why = std::string(key) + ": not signed by the registering node's key";
             }
             if (f != Refusal::kNone) {
-                r_.count_refusal(f, kind, to_hex(rec.id), why);
+                r_.count_refusal(f, kind_name(kind), to_hex(rec.id), why);
                 return refused_reply(f, std::string(key) + ": " + why);
             }
             out->push_back(std::move(rec));
@@ -260,7 +260,7 @@ class ServiceCall {
                               : check == RedeemCheck::kStaleTimestamp ? Refusal::kExpired
                                                                       : Refusal::kReplayed;
             std::string const why = "registration proof refused: " + std::string(redeem_check_name(check));
-            r_.count_refusal(f, Kind::kNode, to_hex(id), why);
+            r_.count_refusal(f, "registration", to_hex(id), why);
             return error_reply(check == RedeemCheck::kFailed ? -EIO : -EPERM, "refused", why);
         }
         for (const Record& rec : records) {
@@ -270,8 +270,8 @@ class ServiceCall {
                 return refused_reply(in.refusal, in.why);
             }
         }
-        r_.db().mark_seen(id, now_);
-        r_.mark_dirty();
+        if (r_.db().mark_seen(id, now_))
+            r_.mark_dirty();   // it was down: back in the live set
         return {0,
                 {{"success", true},
                  {"session", session.token},
@@ -282,6 +282,8 @@ class ServiceCall {
 
     Reply heartbeat() {
         if (auto e = central_only())
+            return *e;
+        if (auto e = rate(RateClass::kWrites))   // a session check costs a hash and a lookup: not for free
             return *e;
         std::optional<std::string> token = str(c_.body, "session");
         if (!token)
@@ -299,13 +301,15 @@ class ServiceCall {
             if (in.refusal != Refusal::kNone && in.refusal != Refusal::kReplayed)
                 return refused_reply(in.refusal, in.why);
         }
-        r_.db().mark_seen(id, now_);
-        r_.mark_dirty();
+        if (r_.db().mark_seen(id, now_))
+            r_.mark_dirty();   // it was down: back in the live set
         return {0, {{"success", true}, {"expires", now_ + r_.settings().session_ttl_s}}};
     }
 
     Reply deregister() {
         if (auto e = central_only())
+            return *e;
+        if (auto e = rate(RateClass::kWrites))
             return *e;
         std::optional<std::string> token = str(c_.body, "session");
         if (!token)
@@ -323,6 +327,8 @@ class ServiceCall {
     }
 
     Reply status() {
+        if (auto e = rate(RateClass::kReads))   // open, and it counts whole tables
+            return *e;
         std::size_t const nri = r_.db().count_records(Kind::kNode, false),
                           rri = r_.db().count_records(Kind::kRelay, false);
         std::size_t const live =
@@ -576,7 +582,7 @@ class ServiceCall {
         NameRecord n;
         std::string why;
         if (Refusal f = from_json(c_.body, &n, &why); f != Refusal::kNone) {
-            r_.count_refusal(f, Kind::kNode, str(c_.body, "name").value_or(""), why);
+            r_.count_refusal(f, "name", str(c_.body, "name").value_or(""), why);
             return refused_reply(f, why);
         }
         Registry::Ingest const in = r_.ingest_name(n, true);

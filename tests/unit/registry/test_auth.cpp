@@ -384,6 +384,20 @@ TEST(RegistryRateLimit, TableBoundEvictsTheLeastRecentlyUsed) {
     EXPECT_EQ(limiter.size(), 3u);
 }
 
+// An IPv6 subscriber holds a whole /64: all of it is one key, so cycling through addresses buys no new buckets.
+TEST(RegistryRateLimit, PeersAreKeyedByAddressAndIpv6ByItsSlash64) {
+    using K = RateLimiter;
+    EXPECT_EQ(K::key_of_peer("10.0.0.1"), "10.0.0.1");
+    EXPECT_EQ(K::key_of_peer("2001:db8:1:2::1"), K::key_of_peer("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+    EXPECT_EQ(K::key_of_peer("2001:db8:1:2::1"), "2001:0db8:0001:0002::/64");
+    EXPECT_NE(K::key_of_peer("2001:db8:1:2::1"), K::key_of_peer("2001:db8:1:3::1"));
+    EXPECT_EQ(K::key_of_peer("::ffff:10.0.0.1"), "10.0.0.1") << "an IPv4-mapped peer is the IPv4 peer";
+    EXPECT_EQ(K::key_of_peer("not an address"), "not an address");
+    RateLimiter limiter(1, 1, 100);
+    EXPECT_TRUE(limiter.allow(K::key_of_peer("2001:db8::1"), 0));
+    EXPECT_FALSE(limiter.allow(K::key_of_peer("2001:db8::2"), 0)) << "another address of the same /64";
+}
+
 TEST(RegistryRateLimit, ConcurrentCallersNeverExceedTheBurst) {
     RateLimiter limiter(1, 100, 10);
     std::atomic<int> allowed{0};

@@ -112,25 +112,27 @@ TEST(RegistryDb, LivenessAndPurgeFollowTheClock) {
     auto d = open_db(dir);
     ASSERT_TRUE(d);
     uint64_t const down_after = 30, purge_after = 100;
+    NodeId const self = id_of(0x5e);   // this node: never marked down, however long since it was seen
+    ASSERT_EQ(d->put_record(Kind::kNode, self, 1, 100000, bytes_of(0x5e), 1000), PutResult::kNew);
     ASSERT_EQ(d->put_record(Kind::kNode, id_of(1), 1, 100000, bytes_of(1), 1000), PutResult::kNew);
     ASSERT_EQ(d->put_record(Kind::kRelay, id_of(1), 1, 100000, bytes_of(1), 1000), PutResult::kNew);
     ASSERT_EQ(d->put_record(Kind::kNode, id_of(2), 1, 100000, bytes_of(2), 1000), PutResult::kNew);
     ASSERT_EQ(d->put_record(Kind::kNode, id_of(3), 1, 1050, bytes_of(3), 1000), PutResult::kNew);   // expires
 
-    d->mark_seen(id_of(2), 1020);
-    EXPECT_TRUE(d->mark_down(1029, down_after).empty());
+    EXPECT_FALSE(d->mark_seen(id_of(2), 1020)) << "it was live: the live set did not change";
+    EXPECT_TRUE(d->mark_down(1029, down_after, self).empty());
     // id 1 (both kinds) was last seen at 1000: down at 1030, reported once.
-    auto down = d->mark_down(1030, down_after);
+    auto down = d->mark_down(1030, down_after, self);
     ASSERT_EQ(down.size(), 2u);   // ids 1 and 3
     EXPECT_NE(std::find(down.begin(), down.end(), id_of(1)), down.end());
     EXPECT_NE(std::find(down.begin(), down.end(), id_of(3)), down.end());
-    EXPECT_TRUE(d->mark_down(1031, down_after).empty());   // already down: not reported again
+    EXPECT_TRUE(d->mark_down(1031, down_after, self).empty());   // already down: not reported again
     EXPECT_EQ(d->get_record(Kind::kRelay, id_of(1))->liveness, Liveness::kDown);
-    EXPECT_EQ(d->list_records(Kind::kNode, true).size(), 1u);   // id 2 only
-    EXPECT_EQ(d->count_records(Kind::kNode, false), 3u);
+    EXPECT_EQ(d->list_records(Kind::kNode, true).size(), 2u);   // id 2 and this node
+    EXPECT_EQ(d->count_records(Kind::kNode, false), 4u);
 
     // A heartbeat revives both kinds.
-    d->mark_seen(id_of(1), 1040);
+    EXPECT_TRUE(d->mark_seen(id_of(1), 1040)) << "it was down: the live set changed";
     EXPECT_EQ(d->get_record(Kind::kNode, id_of(1))->liveness, Liveness::kLive);
     EXPECT_EQ(d->get_record(Kind::kRelay, id_of(1))->liveness, Liveness::kLive);
     EXPECT_EQ(d->get_record(Kind::kRelay, id_of(1))->last_seen_s, 1040u);
@@ -141,15 +143,16 @@ TEST(RegistryDb, LivenessAndPurgeFollowTheClock) {
     EXPECT_FALSE(d->get_record(Kind::kNode, id_of(3)));
 
     // id 2 last seen 1020: down at 1050, purged at 1020 + 100 and not before.
-    ASSERT_EQ(d->mark_down(1050, down_after).size(), 1u);
+    ASSERT_EQ(d->mark_down(1050, down_after, self).size(), 1u);
     EXPECT_EQ(d->purge(1119, purge_after), 0u);
     EXPECT_EQ(d->purge(1120, purge_after), 1u);
     EXPECT_FALSE(d->get_record(Kind::kNode, id_of(2)));
     // id 1 is live: never purged for silence (mark_down must come first).
     EXPECT_EQ(d->purge(5000, purge_after), 0u);
     EXPECT_TRUE(d->get_record(Kind::kNode, id_of(1)));
+    EXPECT_EQ(d->get_record(Kind::kNode, self)->liveness, Liveness::kLive);
     // A fresh put of a down record makes it live again.
-    ASSERT_EQ(d->mark_down(5000, down_after).size(), 1u);
+    ASSERT_EQ(d->mark_down(5000, down_after, self).size(), 1u);
     EXPECT_EQ(d->put_record(Kind::kNode, id_of(1), 2, 100000, bytes_of(9), 5001), PutResult::kUpdated);
     EXPECT_EQ(d->get_record(Kind::kNode, id_of(1))->liveness, Liveness::kLive);
     EXPECT_EQ(d->get_record(Kind::kRelay, id_of(1))->liveness, Liveness::kDown);
@@ -183,7 +186,7 @@ TEST(RegistryDb, ReopenKeepsRecordsNamesAndLiveness) {
         ASSERT_TRUE(d);
         ASSERT_EQ(d->put_record(Kind::kNode, id_of(1), 3, 9000, bytes_of(1), 100), PutResult::kNew);
         ASSERT_EQ(d->put_record(Kind::kRelay, id_of(2), 4, 9000, bytes_of(2), 100), PutResult::kNew);
-        ASSERT_EQ(d->mark_down(200, 50).size(), 2u);
+        ASSERT_EQ(d->mark_down(200, 50, id_of(0x5e)).size(), 2u);
         d->mark_seen(id_of(1), 210);
         ASSERT_TRUE(d->put_name("n.example", owner, 1, 9000, bytes_of(5)));
     }
