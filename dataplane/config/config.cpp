@@ -475,11 +475,6 @@ void checked_string(Reader& r, const json& obj, const std::string& parent, std::
     *out = v->get<std::string>();
 }
 
-bool checksum_policy_ok(std::string_view s) {
-    netstack::ChecksumPolicy unused;
-    return netstack::parse_checksum_policy(s, &unused);
-}
-
 bool ipv4_prefix_ok(std::string_view s) {
     auto p = parse_prefix(s);
     return p && p->first.family == Endpoint::Family::kIpv4 && !is_wildcard(p->first);
@@ -535,8 +530,12 @@ void read_dpdk(const json& v, Reader& r, Dataplane::Dpdk* out) {
                            &port.ipv6);
             checked_string(r, e, path, "mac", unicast_mac_ok, "a unicast MAC address such as \"02:00:00:00:00:01\"",
                            &port.mac);
-            checked_string(r, e, path, "checksum", checksum_policy_ok, "\"auto\", \"software\" or \"off\"",
-                           &port.checksum);
+            if (const json* c = r.find(e, "checksum")) {
+                if (!c->is_string() ||
+                    !netstack::parse_checksum_policy(c->get_ref<const std::string&>(), &port.checksum)) {
+                    r.fail(key_path(path, "checksum"), "\"auto\", \"software\" or \"off\"", c);
+                }
+            }
             if (!r.ok()) return;
             if (port.device.empty()) {
                 r.fail_message(path, "\"device\" is required (a vdev name or a PCI address)");
@@ -933,7 +932,7 @@ static json to_json_dpdk(const Dataplane::Dpdk& k) {
         if (!p.ipv4.empty()) o["ipv4"] = p.ipv4;
         if (!p.ipv6.empty()) o["ipv6"] = p.ipv6;
         if (!p.mac.empty()) o["mac"] = p.mac;
-        if (p.checksum != "auto") o["checksum"] = p.checksum;
+        if (p.checksum != netstack::ChecksumPolicy::kAuto) o["checksum"] = netstack::checksum_policy_name(p.checksum);
         json ns = json::array();
         for (const auto& n : p.neighbours) ns.push_back({{"ip", n.ip}, {"mac", n.mac}});
         o["neighbours"] = std::move(ns);

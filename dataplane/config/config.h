@@ -34,6 +34,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "common/endpoint.h"
+#include "netstack/frame.h"
 #include "voxa/types.h"
 
 namespace voxa::config {
@@ -122,7 +123,7 @@ struct Dataplane {                                         // dataplane.json
         std::vector<DpdkNeighbour> neighbours;             // at most kDpdkNeighboursMax
         // UDP checksums: "auto" (the port's offload, else software; off on net_memif) | "software" | "off"
         // (IPv4 UDP checksums neither sent nor checked; netstack::ChecksumPolicy says why that is safe).
-        std::string checksum = "auto";
+        netstack::ChecksumPolicy checksum = netstack::ChecksumPolicy::kAuto;
         friend bool operator==(const DpdkPort&, const DpdkPort&) = default;
     };
     struct Dpdk {

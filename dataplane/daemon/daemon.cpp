@@ -242,6 +242,8 @@ bool Daemon::start_workers(std::string* error) {
     bool const dpdk = dp.backend == "dpdk";
     if (dpdk && !start_dpdk(error)) return false;
     mesh_ = std::make_unique<Mesh>(n, dp.handover_slots, config_.p2p.cell_bytes);
+    std::vector<netstack::ChecksumPolicy> dpdk_checksum;   // per port, the same for every worker
+    for (const auto& port : dp.dpdk.ports) dpdk_checksum.push_back(port.checksum);
     for (std::size_t i = 0; i < n; ++i) {
         WorkerConfig wc;
         wc.index = uint8_t(i);
@@ -268,11 +270,7 @@ bool Daemon::start_workers(std::string* error) {
         wc.faults = faults;
         wc.backend_kind = dp.backend;
         wc.dpdk_ports = dpdk_ports_.get();
-        for (const auto& port : dp.dpdk.ports) {
-            netstack::ChecksumPolicy c = netstack::ChecksumPolicy::kAuto;
-            (void)netstack::parse_checksum_policy(port.checksum, &c);   // the config loader refused anything else
-            wc.dpdk_checksum.push_back(c);
-        }
+        wc.dpdk_checksum = dpdk_checksum;
         wc.stats_block = segment_->stats_block(uint32_t(i));
         wc.shm_epoch = segment_->epoch();
         std::string why;
@@ -596,7 +594,7 @@ void Daemon::drain_events() {
                 case Event::Kind::kGossip: {
                     if (!gossip) break;
                     if (!gossip_on_) {
-                        gossip_off_drops_ += 1;
+                        directory_.ignore_gossip();
                         break;
                     }
                     auto fresh = directory_.merge_gossip(*gossip, unix_s());
@@ -626,7 +624,6 @@ nlohmann::json Daemon::stats_json() const {
     for (const auto& d : directory_.entries()) relays += d.relay;
     dir["relays"] = relays;
     dir["entries"] = directory_.to_json();
-    dir["entries"]["drops"]["gossip_off"] = gossip_off_drops_;
     dir["discovery"] = config_.p2p.discovery;
     j["directory"] = dir;
 

@@ -110,8 +110,7 @@ private:
     std::unordered_map<std::string, uint8_t> delivered_by_;           // message id (raw) -> worker, for REPLY
     std::deque<std::string> delivered_order_;                         // bounds delivered_by_
     uint64_t last_gossip_refresh_ns_ = 0;
-    bool gossip_on_ = true;          // p2p "discovery" is "gossip"
-    uint64_t gossip_off_drops_ = 0;  // gossip bodies received and ignored while gossip is off
+    bool gossip_on_ = true;   // p2p "discovery" is "gossip"
     uint64_t started_ns_ = 0;
 
     // The shm channel (control thread only, except the stats blocks, which belong to the workers).

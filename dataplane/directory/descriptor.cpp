@@ -38,6 +38,7 @@ std::string_view drop_name(Drop d) noexcept {
         case Drop::kExpired: return "expired";
         case Drop::kBadBody: return "bad_body";
         case Drop::kFull: return "full";
+        case Drop::kGossipOff: return "gossip_off";
         case Drop::kCount: break;
     }
     return "unknown";

@@ -73,6 +73,7 @@ enum class Drop : uint8_t {
     kExpired,        // issued more than ttl_s ago
     kBadBody,        // gossip body: short, count 0, reserved not zero, or count larger than the body holds
     kFull,           // a new node id while the directory holds entries_max entries
+    kGossipOff,      // a gossip body received while p2p "discovery" is "registry" (Directory::ignore_gossip)
     kCount
 };
 

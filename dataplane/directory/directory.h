@@ -85,6 +85,9 @@ public:
     std::size_t size() const noexcept { return entries_.size(); }
     // Counters indexed by Drop, Drop::kCount of them; valid as long as the Directory.
     const uint64_t* drops() const noexcept { return drops_.data(); }
+    // Counts a gossip body that is not merged because this node does not use gossip (p2p "discovery":
+    // "registry") as kGossipOff; the body is not read.
+    void ignore_gossip() noexcept { count(Drop::kGossipOff); }
     // For stats: {"entries": [{id (hex), endpoint, relay, capacity, issued_at_s, age_s, signed}], "drops": {...}};
     // age_s is measured from the latest now_s given to merge, merge_gossip or expire.
     nlohmann::json to_json() const;

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -85,14 +86,17 @@ public:
 private:
     Reply route(const std::string& method, const std::string& path, const std::string& authorization,
                 const nlohmann::json& query, const std::string& body, const std::string& peer);
-    bool authorized(const std::string& authorization) const noexcept;
+    // True when `credential` (a bearer's, see bearer_of) is this node's API token. Costs one BLAKE2b.
+    bool is_api_token(std::string_view credential) const noexcept;
     Reply call_node(const char* node_method, const nlohmann::json& input);
-    Reply call_optional(const char* service, const char* method, const char* missing_message,
-                        const nlohmann::json& input);
-    // registry.<method>(envelope). *absent (when given) is set, and 503 returned, when no plugin provides
-    // "registry". On a route that is not open (`open` false), an envelope with "auth": "none" turns the registry's
-    // -EPERM into 401 instead of 403: there a credential could change the answer.
-    Reply call_registry(const char* method, const nlohmann::json& envelope, bool open, bool* absent);
+    // Which mapping turns a service's errno and error body into a reply: error_from_service (the contract's codes)
+    // or error_from_registry (the registry's own codes, kept).
+    enum class Errors : uint8_t { kService, kRegistry };
+    // service.<method>(input). When no plugin provides `service` (-ENOENT without a body): 503 with
+    // `missing_message`, and *absent set (when given). Other errors map as `errors` says; `anonymous` (no
+    // credential, on a route where one could change the answer) turns the registry's -EPERM into 401, not 403.
+    Reply call_service(const char* service, const char* method, const nlohmann::json& input,
+                       const char* missing_message, Errors errors, bool anonymous = false, bool* absent = nullptr);
     Reply metrics();
     Reply error_from_service(int rc, char* out);
     Reply error_from_registry(int rc, char* out, bool anonymous);

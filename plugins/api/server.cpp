@@ -227,13 +227,11 @@ void Core::log(int level, const std::string& message, const nlohmann::json& fiel
     }
 }
 
-bool Core::authorized(const std::string& authorization) const noexcept {
-    auto credential = bearer_of(authorization);
-    if (!credential) return false;
+bool Core::is_api_token(std::string_view credential) const noexcept {
     // Hash, then compare the fixed-size hashes in constant time: neither length nor content leaks through timing.
     std::array<uint8_t, 32> h{};
-    crypto_generichash(h.data(), h.size(), reinterpret_cast<const unsigned char*>(credential->data()),
-                       credential->size(), nullptr, 0);
+    crypto_generichash(h.data(), h.size(), reinterpret_cast<const unsigned char*>(credential.data()),
+                       credential.size(), nullptr, 0);
     return crypto_verify_32(h.data(), token_hash_.data()) == 0;
 }
 
@@ -296,29 +294,18 @@ Reply Core::call_node(const char* node_method, const nlohmann::json& input) {
     return r;
 }
 
-Reply Core::call_optional(const char* service, const char* method, const char* missing_message,
-                          const nlohmann::json& input) {
+Reply Core::call_service(const char* service, const char* method, const nlohmann::json& input,
+                         const char* missing_message, Errors errors, bool anonymous, bool* absent) {
     char* out = nullptr;
     const std::string in = input.dump();
     int rc = host_->call(host_->ctx, service, method, in.c_str(), &out);
     // -ENOENT without an error body is the host's "no such service"; a provider's -ENOENT names what is missing.
-    if (rc == -ENOENT && out == nullptr) return error_reply(503, "unavailable", missing_message);
-    if (rc != 0) return error_from_service(rc, out);
-    Reply r;
-    r.body = out != nullptr ? std::string(out) : std::string("{}");
-    if (out != nullptr) host_->free_buffer(host_->ctx, out);
-    return r;
-}
-
-Reply Core::call_registry(const char* method, const nlohmann::json& envelope, bool open, bool* absent) {
-    char* out = nullptr;
-    const std::string in = envelope.dump();
-    int rc = host_->call(host_->ctx, "registry", method, in.c_str(), &out);
-    if (absent != nullptr) *absent = rc == -ENOENT && out == nullptr;
-    if (rc == -ENOENT && out == nullptr) return error_reply(503, "unavailable", kRegistryMissing);
-    // 401 asks for credentials: only where a credential could change the answer. On an open route (a registration,
-    // a name record) the request authenticates itself, and a refusal is a 403 whoever sent it.
-    if (rc != 0) return error_from_registry(rc, out, !open && envelope.value("auth", "none") == "none");
+    const bool missing = rc == -ENOENT && out == nullptr;
+    if (absent != nullptr) *absent = missing;
+    if (missing) return error_reply(503, "unavailable", missing_message);
+    if (rc != 0) {
+        return errors == Errors::kRegistry ? error_from_registry(rc, out, anonymous) : error_from_service(rc, out);
+    }
     Reply r;
     r.body = out != nullptr ? std::string(out) : std::string("{}");
     if (out != nullptr) host_->free_buffer(host_->ctx, out);
@@ -382,11 +369,15 @@ Reply Core::route(const std::string& method, const std::string& raw_path, const 
         return r;
     }
     const bool write = found->method != "GET";
-    const bool local = authorized(authorization);
     const auto credential = bearer_of(authorization);
+    const bool registry = found->kind == Kind::kRegistry || found->kind == Kind::kLocalRecord;
+    const bool token_needed = found->access == Access::kApi && (write || token_for_reads_.load());
+    // The credential is hashed only where the answer is used: a route that needs the API token, and the registry's
+    // envelope ("auth": "local"). Open reads (health checks, metrics scrapes) cost no hash.
+    const bool local = credential && (token_needed || registry) && is_api_token(*credential);
     switch (found->access) {
         case Access::kApi:
-            if ((write || token_for_reads_.load()) && !local) {
+            if (token_needed && !local) {
                 return unauthorized(authorization.empty()
                                         ? "this route needs Authorization: Bearer <token> (the token is in <data>/local/api_token)"
                                         : "the bearer token is wrong");
@@ -432,15 +423,18 @@ Reply Core::route(const std::string& method, const std::string& raw_path, const 
                                        {"query", query.is_object() ? query : nlohmann::json::object()},
                                        {"body", input}};
             if (!local && credential) envelope["token"] = std::string(*credential);
-            if (found->kind == Kind::kRegistry)
-                return call_registry(found->target, envelope, found->access == Access::kOpen, nullptr);
+            // 401 asks for credentials: only where a credential could change the answer. On an open route (a
+            // registration, a name record) the request authenticates itself, and a refusal is a 403 whoever sent it.
+            const bool anonymous = !credential && found->access != Access::kOpen;
+            bool absent = false;
+            Reply r = call_service("registry", found->target, envelope, kRegistryMissing, Errors::kRegistry, anonymous,
+                                   &absent);
             // This node's own records: the registry signs them when it runs; without it, the node service has the
             // unsigned view it always had.
-            bool absent = false;
-            Reply r = call_registry(found->target, envelope, found->access == Access::kOpen, &absent);
-            return absent ? call_node(found->target, nlohmann::json::object()) : r;
+            return absent && found->kind == Kind::kLocalRecord ? call_node(found->target, nlohmann::json::object()) : r;
         }
-        case Kind::kAppmgr: return call_optional("appmgr", found->target, kAppmgrMissing, write ? input : query);
+        case Kind::kAppmgr:
+            return call_service("appmgr", found->target, write ? input : query, kAppmgrMissing, Errors::kService);
         case Kind::kReload:
             if (!only_fields(input, {}, err)) return err;
             return call_node(found->target, input);

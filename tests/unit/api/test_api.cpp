@@ -417,12 +417,14 @@ TEST_F(Api, WritesNeedTheTokenReadsDoNotOnLoopback) {
     EXPECT_EQ(ok.j()["success"], true);
     EXPECT_EQ(host_.calls("node.reload"), 1);
     EXPECT_EQ(get("/status").status, 200);
+    EXPECT_EQ(get("/status", {"Authorization: Bearer vxr_1_x"}).status, 200);   // a read: no token checked
 }
 
 TEST_F(Api, ReadsNeedTheTokenWhenConfigured) {
     start({{"api-token-required-for-reads", true}});
     EXPECT_EQ(get("/status").status, 401);
     EXPECT_EQ(get("/metrics").status, 401);
+    EXPECT_EQ(get("/status", {"Authorization: Bearer vxr_1_x"}).status, 401);
     EXPECT_EQ(get("/status", {"Authorization: Bearer " + token_}).status, 200);
     EXPECT_EQ(get("/status", {"authorization: bearer " + token_}).status, 200);
 }
@@ -559,6 +561,11 @@ TEST_F(Api, RegistryAndAppRoutesAre503UntilAServiceExists) {
     host_.set("appmgr.add_app", 0, R"({"success":true})");
     EXPECT_EQ(post("/apps/add_app", R"({"name":"x"})").status, 200);
     EXPECT_EQ(json::parse(host_.last_input("appmgr.add_app")), json({{"name", "x"}}));
+    // Its errors get the contract's codes (only a 400 keeps the provider's own).
+    host_.set("appmgr.add_app", -EPERM, R"({"error":{"code":"not_yours","message":"x belongs to another"}})");
+    Response denied = post("/apps/add_app", R"({"name":"x"})");
+    EXPECT_EQ(denied.status, 403);
+    EXPECT_EQ(denied.code(), "forbidden");
 }
 
 // ---- the registry's routes (issue 6) ----
@@ -714,6 +721,15 @@ TEST_F(Api, RegistryErrorsMapToStatuses) {
     EXPECT_EQ(anon.headers.count("www-authenticate"), 0u);
     EXPECT_EQ(http(port_, "POST", "/registry/names", "{}", {"Authorization: Bearer vxr_1_x"}).status, 403);
     EXPECT_EQ(post("/registry/names", "{}").status, 403);
+    // -EPERM where a credential could change the answer: 401 to a caller without one, 403 to one with.
+    host_.set("registry.local_nri", -EPERM, R"({"error":{"code":"refused","message":"not for you"}})");
+    Response none = get("/data/get_local_nri");
+    EXPECT_EQ(none.status, 401);
+    EXPECT_EQ(none.code(), "refused");
+    EXPECT_NE(none.headers["www-authenticate"].find("Bearer"), std::string::npos);
+    EXPECT_EQ(get("/data/get_local_nri", {"Authorization: Bearer vxr_1_x"}).status, 403);
+    EXPECT_EQ(get("/data/get_local_nri", {"Authorization: Bearer " + token_}).status, 403);
+    EXPECT_EQ(host_.calls("node.local_nri"), 0);   // the registry answered: no fallback
 
     host_.set("registry.fetch_nri", -ENOENT, R"({"error":{"code":"not_found","message":"no node ab"}})");
     EXPECT_EQ(get("/data/fetch_nri?node_id=ab").status, 404);   // a provider's -ENOENT with a body

@@ -919,10 +919,11 @@ TEST(ConfigJson, RoundTripThroughFiles) {
     EXPECT_EQ(first->p2p.bootstrap_nodes[1].dht_port, 4222);
     EXPECT_EQ(first->dataplane.cores, (std::vector<int>{1, 0}));
     EXPECT_EQ(first->settings.api_port, 8443);
-    EXPECT_EQ(first->dataplane.dpdk.ports[0].checksum, "off");
+    EXPECT_EQ(first->dataplane.dpdk.ports[0].checksum, netstack::ChecksumPolicy::kOff);
 
     json const effective = to_json(*first);
     EXPECT_EQ(effective["config_path"], src.path().string());
+    EXPECT_EQ(effective["dataplane"]["dpdk"]["ports"][0]["checksum"], "off");
     TempDir copy;
     for (std::string file : {"settings", "p2p", "dataplane"}) copy.write(file + ".json", effective[file].dump(2));
     auto const second = load(copy.path(), "data", no_env(), &error);
