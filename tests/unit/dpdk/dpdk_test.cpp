@@ -150,7 +150,6 @@ std::unique_ptr<Backend> ring_backend(DpdkPorts& ports, bool self_neighbour) {
     return b;
 }
 
-// Sends a raw frame on queue 0 of the ring port: it comes back on RX queue 0.
 // Workers 0 and 1 of a two-worker node on the port.
 std::pair<std::unique_ptr<Backend>, std::unique_ptr<Backend>> two_workers(DpdkPorts& ports, std::string* error) {
     DpdkBackendConfig bc;
@@ -161,13 +160,31 @@ std::pair<std::unique_ptr<Backend>, std::unique_ptr<Backend>> two_workers(DpdkPo
     return {std::move(w0), make_dpdk_backend(bc, error)};
 }
 
-void inject(const DpdkPorts& ports, std::span<const uint8_t> frame) {
+// Puts a raw frame on queue 0 of the ring port (it comes back on RX queue 0); returns its mbuf, or nullptr (and
+// nothing leaked) when it could not.
+rte_mbuf* inject_mbuf(const DpdkPorts& ports, std::span<const uint8_t> frame) {
     rte_mbuf* m = rte_pktmbuf_alloc(ports.ports()[0].pool);
-    ASSERT_NE(m, nullptr);
+    if (m == nullptr) return nullptr;
     char* out = rte_pktmbuf_append(m, uint16_t(frame.size()));
-    ASSERT_NE(out, nullptr);
-    std::memcpy(out, frame.data(), frame.size());
-    ASSERT_EQ(rte_eth_tx_burst(ports.ports()[0].port_id, 0, &m, 1), 1);
+    if (out != nullptr) std::memcpy(out, frame.data(), frame.size());
+    if (out == nullptr || rte_eth_tx_burst(ports.ports()[0].port_id, 0, &m, 1) != 1) {
+        rte_pktmbuf_free(m);
+        return nullptr;
+    }
+    return m;
+}
+
+void inject(const DpdkPorts& ports, std::span<const uint8_t> frame) { ASSERT_NE(inject_mbuf(ports, frame), nullptr); }
+
+// An Ethernet/IP/UDP frame carrying `payload`, checksums computed in software.
+std::vector<uint8_t> udp_frame(const netstack::MacAddr& src, const netstack::MacAddr& dst, const Endpoint& from,
+                               const Endpoint& to, std::span<const uint8_t> payload) {
+    std::size_t const h = netstack::header_bytes(from.family);
+    std::vector<uint8_t> f(h + payload.size());
+    std::copy(payload.begin(), payload.end(), f.begin() + std::ptrdiff_t(h));
+    netstack::write_udp_headers({f.data(), h}, src, dst, from, to, {f.data() + h, payload.size()},
+                                netstack::ChecksumMode::kSoftware);
+    return f;
 }
 
 // Takes every frame waiting on the ring port's RX queue 0 (what the backend transmitted).
@@ -358,9 +375,8 @@ PolicyRing policy_ring(netstack::ChecksumPolicy policy) {
 // flipped after it was computed), or whose IPv4 header checksum is wrong.
 std::vector<uint8_t> frame_to_us(const DpdkPorts& ports, bool bad_udp, bool bad_ip) {
     std::size_t const h = netstack::header_bytes(Endpoint::Family::kIpv4);
-    std::vector<uint8_t> f(h + 1280, 0x5C);
-    netstack::write_udp_headers({f.data(), h}, kPeerMac, ports.ports()[0].local.mac, v4("10.88.0.1", 9000),
-                                v4("10.88.0.2", 9000), {f.data() + h, 1280}, netstack::ChecksumMode::kSoftware);
+    std::vector<uint8_t> f = udp_frame(kPeerMac, ports.ports()[0].local.mac, v4("10.88.0.1", 9000),
+                                       v4("10.88.0.2", 9000), std::vector<uint8_t>(1280, 0x5C));
     if (bad_udp) f[h + 100] ^= 0x01;
     if (bad_ip) f[netstack::kEthHeaderBytes + 8] = 63;   // TTL changed, checksum not
     return f;
@@ -635,16 +651,6 @@ TEST(DpdkBackend, AnswerReceivedByAnotherWorkerReleasesTheWait) {
 }
 
 // Sends a raw frame on the ring port and returns its mbuf (to recognise it when it comes back).
-rte_mbuf* inject_mbuf(const DpdkPorts& ports, std::span<const uint8_t> frame) {
-    rte_mbuf* m = rte_pktmbuf_alloc(ports.ports()[0].pool);
-    if (m == nullptr) return nullptr;
-    char* out = rte_pktmbuf_append(m, uint16_t(frame.size()));
-    if (out == nullptr) return nullptr;
-    std::memcpy(out, frame.data(), frame.size());
-    if (rte_eth_tx_burst(ports.ports()[0].port_id, 0, &m, 1) != 1) return nullptr;
-    return m;
-}
-
 // What the engine does with a relayed cell: transforms it in place (here: XOR) and transmits it from the same
 // buffer to the next hop; `copies` more transmits of the same bytes.
 struct InPlaceRelay : RxHandler {
@@ -666,11 +672,9 @@ TEST(DpdkBackend, RelayedCellLeavesInTheMbufItArrivedIn) {
     auto b = ring_backend(*ports, true);   // 10.88.0.2 (ourselves) resolves to our MAC
     ASSERT_TRUE(b);
     const netstack::MacAddr ours = ports->ports()[0].local.mac;
-    std::vector<uint8_t> frame(42 + 1280);
-    for (std::size_t i = 42; i < frame.size(); ++i) frame[i] = uint8_t(i * 13);
-    netstack::write_udp_headers(std::span<uint8_t>(frame.data(), 42), kPeerMac, ours, v4("10.88.0.1", 9000),
-                                v4("10.88.0.2", 9000), std::span<const uint8_t>(frame.data() + 42, 1280),
-                                netstack::ChecksumMode::kSoftware);
+    std::vector<uint8_t> payload(1280);
+    for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = uint8_t((i + 42) * 13);
+    std::vector<uint8_t> const frame = udp_frame(kPeerMac, ours, v4("10.88.0.1", 9000), v4("10.88.0.2", 9000), payload);
     std::vector<uint8_t> want(frame.begin() + 42, frame.end());
     for (auto& x : want) x ^= 0x5A;
     InPlaceRelay relay;
@@ -767,12 +771,7 @@ public:
         std::vector<Datagram> out;
         out.swap(pending_);
         for (const Datagram& d : out) {
-            std::vector<uint8_t> f(42 + d.bytes.size());
-            std::copy(d.bytes.begin(), d.bytes.end(), f.begin() + 42);
-            netstack::write_udp_headers(std::span<uint8_t>(f.data(), 42), kPeerMac, relay_mac, d.from, d.to,
-                                        std::span<const uint8_t>(f.data() + 42, d.bytes.size()),
-                                        netstack::ChecksumMode::kSoftware);
-            inject(ports_, f);
+            inject(ports_, udp_frame(kPeerMac, relay_mac, d.from, d.to, d.bytes));
         }
         while (backend_.poll(handler_, 64) > 0) {
         }
@@ -853,18 +852,14 @@ TEST(DpdkBackend, MalformedFramesAreDroppedAndCountedByReason) {
     ASSERT_TRUE(b);
     const netstack::MacAddr ours = ports->ports()[0].local.mac;
     // A valid frame to us, then broken copies of it.
-    std::vector<uint8_t> good(42 + 100, 0x5A);
-    netstack::write_udp_headers(std::span<uint8_t>(good.data(), 42), kPeerMac, ours, v4("10.88.0.1", 9000),
-                                v4("10.88.0.2", 9000), std::span<const uint8_t>(good.data() + 42, 100),
-                                netstack::ChecksumMode::kSoftware);
+    std::vector<uint8_t> const payload(100, 0x5A);
+    std::vector<uint8_t> good = udp_frame(kPeerMac, ours, v4("10.88.0.1", 9000), v4("10.88.0.2", 9000), payload);
     std::vector<uint8_t> bad_udp = good;
     bad_udp.back() ^= 1;
     std::vector<uint8_t> not_ip = good;
     netstack::store_be16(&not_ip[12], 0x88CC);   // LLDP
-    std::vector<uint8_t> wrong_port = good;
-    netstack::write_udp_headers(std::span<uint8_t>(wrong_port.data(), 42), kPeerMac, ours, v4("10.88.0.1", 9000),
-                                v4("10.88.0.2", 9001), std::span<const uint8_t>(wrong_port.data() + 42, 100),
-                                netstack::ChecksumMode::kSoftware);
+    std::vector<uint8_t> wrong_port =
+        udp_frame(kPeerMac, ours, v4("10.88.0.1", 9000), v4("10.88.0.2", 9001), payload);
     std::vector<uint8_t> truncated(good.begin(), good.begin() + 30);
     for (const auto* f : {&good, &bad_udp, &not_ip, &wrong_port, &truncated}) inject(*ports, *f);
     Collector c;
