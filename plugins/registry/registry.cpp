@@ -313,6 +313,18 @@ std::map<std::string, uint64_t> Registry::refusals() const {
 Registry::Ingest Registry::ingest_record(const Record& r, bool mark_seen, const NodeId* required_id) {
     Ingest in;
     uint64_t const now = now_s();
+    std::vector<uint8_t> const bytes = encode(r);
+    // The very record the store holds (a heartbeat's or a poll's copy, a DHT re-announcement) was verified when it
+    // was stored: only its liveness is news. Expiry is the store's business (purge).
+    if (required_id == nullptr || r.id == *required_id) {
+        if (std::optional<StoredRecord> held = db_->get_record(r.kind, r.id);
+            held && held->sequence == r.sequence && held->bytes == bytes && r.expires_s > now) {
+            in.result = "unchanged";
+            if (mark_seen && r.id != identity_.id() && db_->mark_seen(r.id, now))
+                mark_dirty();
+            return in;
+        }
+    }
     in.refusal = verify(r, now, &in.why);
     if (in.refusal == Refusal::kNone && required_id != nullptr && r.id != *required_id) {
         in.refusal = Refusal::kKeyMismatch;
@@ -327,7 +339,6 @@ Registry::Ingest Registry::ingest_record(const Record& r, bool mark_seen, const 
         count_refusal(in.refusal, kind_name(r.kind), to_hex(r.id), in.why);
         return in;
     }
-    std::vector<uint8_t> const bytes = encode(r);
     switch (db_->put_record(r.kind, r.id, r.sequence, r.expires_s, bytes, now)) {
         case PutResult::kNew:
             in.result = "new";

@@ -203,8 +203,10 @@ class ServiceCall {
                  {"expires", now_ + r_.auth().options().challenge_ttl_s}}};
     }
 
-    // Parses and verifies the optional "nri"/"rri" of a registration or heartbeat, without storing.
-    std::optional<Reply> records_of(const NodeId& id, std::vector<Record>* out) {
+    // Parses the optional "nri"/"rri" of a registration or heartbeat, without storing; `verify_now` also verifies
+    // them (a registration must refuse a bad record before its proof uses up the nonce; a heartbeat's records are
+    // verified by ingest_record, which skips the ones the store already holds).
+    std::optional<Reply> records_of(const NodeId& id, std::vector<Record>* out, bool verify_now) {
         for (Kind kind : {Kind::kNode, Kind::kRelay}) {
             const char* const key = kind == Kind::kRelay ? "rri" : "nri";
             auto it = c_.body.find(key);
@@ -213,7 +215,7 @@ class ServiceCall {
             Record rec;
             std::string why;
             Refusal f = from_json(*it, kind, &rec, &why);
-            if (f == Refusal::kNone)
+            if (f == Refusal::kNone && verify_now)
                 f = verify(rec, now_, &why);
             if (f == Refusal::kNone && rec.id != id) {
                 f = Refusal::kKeyMismatch;
@@ -249,7 +251,7 @@ class ServiceCall {
             return bad("nri", "the node's signed NRI");
         NodeId const id = crypto::node_id_of(*key);
         std::vector<Record> records;
-        if (auto e = records_of(id, &records))
+        if (auto e = records_of(id, &records, true))
             return *e;
         Session session;
         RedeemCheck const check =
@@ -294,7 +296,7 @@ class ServiceCall {
             return error_reply(-EPERM, "session_refused",
                                "session " + std::string(session_check_name(check)) + ": register again");
         std::vector<Record> records;
-        if (auto e = records_of(id, &records))
+        if (auto e = records_of(id, &records, false))
             return *e;
         for (const Record& rec : records) {
             Registry::Ingest const in = r_.ingest_record(rec, true, &id);
