@@ -63,24 +63,7 @@ void set(std::string* why, std::string text) {
     if (why != nullptr) *why = std::move(text);
 }
 
-// Runs `body` in one IMMEDIATE transaction; body returns false to roll back. The caller holds the db lock.
-template <typename Body>
-bool transaction(sqlite3* db, const char* operation, Body&& body) {
-    if (!db::exec(db, "BEGIN IMMEDIATE;", nullptr)) {
-        db::log_failure(db, operation);
-        return false;
-    }
-    if (!body()) {
-        db::exec(db, "ROLLBACK;", nullptr);
-        return false;
-    }
-    if (!db::exec(db, "COMMIT;", nullptr)) {
-        db::log_failure(db, operation);
-        db::exec(db, "ROLLBACK;", nullptr);
-        return false;
-    }
-    return true;
-}
+using db::transaction;
 
 bool step_done(Stmt& q, sqlite3* db, const char* operation) {
     if (!q.ok() || q.step() != SQLITE_DONE) {

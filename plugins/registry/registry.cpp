@@ -339,33 +339,23 @@ Registry::Ingest Registry::ingest_record(const Record& r, bool mark_seen, const 
         count_refusal(in.refusal, kind_name(r.kind), to_hex(r.id), in.why);
         return in;
     }
-    switch (db_->put_record(r.kind, r.id, r.sequence, r.expires_s, bytes, now)) {
-        case PutResult::kNew:
-            in.result = "new";
-            break;
-        case PutResult::kUpdated:
-            in.result = "updated";
-            break;
-        case PutResult::kUnchanged:
-            in.result = "unchanged";
-            break;
-        case PutResult::kReplayed:
-            in.refusal = Refusal::kReplayed;
-            in.why = "sequence " + std::to_string(r.sequence) + " is not newer than the one held";
-            break;
-        case PutResult::kFull:
-            in.refusal = Refusal::kFull;
-            in.why = "the registry holds max_records records";
-            break;
+    PutResult const put = db_->put_record(r.kind, r.id, r.sequence, r.expires_s, bytes, now);
+    if (put == PutResult::kReplayed) {
+        in.refusal = Refusal::kReplayed;
+        in.why = "sequence " + std::to_string(r.sequence) + " is not newer than the one held";
+    } else if (put == PutResult::kFull) {
+        in.refusal = Refusal::kFull;
+        in.why = "the registry holds max_records records";
     }
     if (in.refusal != Refusal::kNone) {
         count_refusal(in.refusal, kind_name(r.kind), to_hex(r.id), in.why);
         return in;
     }
+    in.result = put_result_name(put);
     bool const revived = mark_seen && db_->mark_seen(r.id, now);
-    if (in.result == "new")
+    if (put == PutResult::kNew)
         publish("registry.record_added", {{"kind", kind_name(r.kind)}, {"id", to_hex(r.id)}});
-    if (in.result != "unchanged" || revived)
+    if (put != PutResult::kUnchanged || revived)
         mark_dirty();   // the live set changed: the feed pushes the difference at the next tick
     return in;
 }

@@ -180,74 +180,69 @@ RegistryDb::~RegistryDb() {
 PutResult RegistryDb::put_record(Kind kind, const NodeId& id, uint64_t sequence, uint64_t expires_s,
                                  std::span<const uint8_t> bytes, uint64_t now_s) {
     std::lock_guard lock(mutex_);
-    // The read and the write in one transaction: two writers of the same id cannot both win.
-    if (!db::exec(db_, "BEGIN IMMEDIATE;", nullptr)) {
-        db::log_failure(db_, "put_record begin");
-        return PutResult::kReplayed;
-    }
-    auto const finish = [&](PutResult r, bool write) {
-        if (!write) {
-            db::exec(db_, "ROLLBACK;", nullptr);
-            return r;
-        }
-        if (!db::exec(db_, "COMMIT;", nullptr)) {
-            db::log_failure(db_, "put_record commit");
-            db::exec(db_, "ROLLBACK;", nullptr);
-            return PutResult::kReplayed;
-        }
-        return r;
-    };
-    bool held = false;
-    {
-        Stmt q(db_, "SELECT sequence, bytes FROM records WHERE kind = ?1 AND id = ?2;");
-        if (!q.ok()) {
-            db::log_failure(db_, "put_record read");
-            return finish(PutResult::kReplayed, false);
-        }
-        q.integer(1, int(kind));
-        q.blob(2, id);
-        int const rc = q.step();
-        if (rc == SQLITE_ROW) {
-            held = true;
-            uint64_t const held_sequence = q.column_u64(0);
-            if (sequence < held_sequence) return finish(PutResult::kReplayed, false);
-            if (sequence == held_sequence) {
-                auto const held_bytes = q.column_blob(1);
-                bool const same = std::equal(held_bytes.begin(), held_bytes.end(), bytes.begin(), bytes.end());
-                return finish(same ? PutResult::kUnchanged : PutResult::kReplayed, false);
+    // The read and the write in one transaction: two writers of the same id cannot both win. The body returns
+    // true only when it wrote; `result` says what happened either way.
+    PutResult result = PutResult::kReplayed;
+    bool const wrote = db::transaction(db_, "put_record", [&] {
+        bool held = false;
+        {
+            Stmt q(db_, "SELECT sequence, bytes FROM records WHERE kind = ?1 AND id = ?2;");
+            if (!q.ok()) {
+                db::log_failure(db_, "put_record read");
+                return false;
             }
-        } else if (rc != SQLITE_DONE) {
-            db::log_failure(db_, "put_record read");
-            return finish(PutResult::kReplayed, false);
+            q.integer(1, int(kind));
+            q.blob(2, id);
+            int const rc = q.step();
+            if (rc == SQLITE_ROW) {
+                held = true;
+                uint64_t const held_sequence = q.column_u64(0);
+                if (sequence < held_sequence) return false;
+                if (sequence == held_sequence) {
+                    auto const held_bytes = q.column_blob(1);
+                    if (std::equal(held_bytes.begin(), held_bytes.end(), bytes.begin(), bytes.end()))
+                        result = PutResult::kUnchanged;
+                    return false;
+                }
+            } else if (rc != SQLITE_DONE) {
+                db::log_failure(db_, "put_record read");
+                return false;
+            }
         }
-    }
-    if (!held) {
-        Stmt c(db_, "SELECT COUNT(*) FROM records;");
-        if (!c.ok() || c.step() != SQLITE_ROW) {
-            db::log_failure(db_, "put_record count");
-            return finish(PutResult::kReplayed, false);
+        if (!held) {
+            Stmt c(db_, "SELECT COUNT(*) FROM records;");
+            if (!c.ok() || c.step() != SQLITE_ROW) {
+                db::log_failure(db_, "put_record count");
+                return false;
+            }
+            if (c.column_u64(0) >= max_records_) {
+                result = PutResult::kFull;
+                return false;
+            }
         }
-        if (c.column_u64(0) >= max_records_) return finish(PutResult::kFull, false);
-    }
-    Stmt w(db_,
-           "INSERT INTO records (" VOXA_RECORD_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6) "
-           "ON CONFLICT (kind, id) DO UPDATE SET sequence = excluded.sequence, expires_s = excluded.expires_s,"
-           " bytes = excluded.bytes, live = 1, last_seen_s = excluded.last_seen_s, stored_s = excluded.stored_s;");
-    if (!w.ok()) {
-        db::log_failure(db_, "put_record write");
-        return finish(PutResult::kReplayed, false);
-    }
-    w.integer(1, int(kind));
-    w.blob(2, id);
-    w.u64(3, sequence);
-    w.u64(4, expires_s);
-    w.blob(5, bytes);
-    w.u64(6, now_s);
-    if (w.step() != SQLITE_DONE) {
-        db::log_failure(db_, "put_record write");
-        return finish(PutResult::kReplayed, false);
-    }
-    return finish(held ? PutResult::kUpdated : PutResult::kNew, true);
+        Stmt w(db_,
+               "INSERT INTO records (" VOXA_RECORD_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6) "
+               "ON CONFLICT (kind, id) DO UPDATE SET sequence = excluded.sequence, expires_s = excluded.expires_s,"
+               " bytes = excluded.bytes, live = 1, last_seen_s = excluded.last_seen_s, stored_s = excluded.stored_s;");
+        if (!w.ok()) {
+            db::log_failure(db_, "put_record write");
+            return false;
+        }
+        w.integer(1, int(kind));
+        w.blob(2, id);
+        w.u64(3, sequence);
+        w.u64(4, expires_s);
+        w.blob(5, bytes);
+        w.u64(6, now_s);
+        if (w.step() != SQLITE_DONE) {
+            db::log_failure(db_, "put_record write");
+            return false;
+        }
+        result = held ? PutResult::kUpdated : PutResult::kNew;
+        return true;
+    });
+    // A write whose commit failed stored nothing: refused like a replay (the sender retries with a newer one).
+    return wrote || result == PutResult::kUnchanged || result == PutResult::kFull ? result : PutResult::kReplayed;
 }
 
 std::optional<StoredRecord> RegistryDb::get_record(Kind kind, const NodeId& id) {
@@ -349,32 +344,24 @@ bool RegistryDb::mark_down_id(const NodeId& id) {
 std::size_t RegistryDb::purge(uint64_t now_s, uint64_t purge_after_s) {
     std::lock_guard lock(mutex_);
     std::size_t removed = 0;
-    if (!db::exec(db_, "BEGIN IMMEDIATE;", nullptr)) {
-        db::log_failure(db_, "purge begin");
-        return 0;
-    }
-    {
-        Stmt q(db_, "DELETE FROM records WHERE expires_s <= ?1 OR (live = 0 AND last_seen_s <= ?2);");
-        if (q.ok()) {
-            q.u64(1, now_s);
-            // A purge_after_s longer than the epoch: no down record is old enough (cutoff -1 matches nothing).
-            q.integer(2, purge_after_s > now_s ? -1 : int64_t(now_s - purge_after_s));
-            if (q.step() == SQLITE_DONE) removed += std::size_t(db::changes(db_));
+    bool const committed = db::transaction(db_, "purge", [&] {
+        {
+            Stmt q(db_, "DELETE FROM records WHERE expires_s <= ?1 OR (live = 0 AND last_seen_s <= ?2);");
+            if (q.ok()) {
+                q.u64(1, now_s);
+                // A purge_after_s longer than the epoch: no down record is old enough (cutoff -1 matches nothing).
+                q.integer(2, purge_after_s > now_s ? -1 : int64_t(now_s - purge_after_s));
+                if (q.step() == SQLITE_DONE) removed += std::size_t(db::changes(db_));
+            }
         }
-    }
-    {
         Stmt q(db_, "DELETE FROM names WHERE expires_s <= ?1;");
         if (q.ok()) {
             q.u64(1, now_s);
             if (q.step() == SQLITE_DONE) removed += std::size_t(db::changes(db_));
         }
-    }
-    if (!db::exec(db_, "COMMIT;", nullptr)) {
-        db::log_failure(db_, "purge commit");
-        db::exec(db_, "ROLLBACK;", nullptr);
-        return 0;
-    }
-    return removed;
+        return true;
+    });
+    return committed ? removed : 0;
 }
 
 bool RegistryDb::remove_record(Kind kind, const NodeId& id) {

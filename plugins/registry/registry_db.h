@@ -147,6 +147,26 @@ void log_failure(sqlite3* db, std::string_view operation);
 // Number of rows the last statement changed.
 int64_t changes(sqlite3* db);
 
+// Runs `body` in one IMMEDIATE transaction; body returns false to roll back. True when it committed. The caller
+// holds the database's lock.
+template <typename Body>
+bool transaction(sqlite3* db, const char* operation, Body&& body) {
+    if (!exec(db, "BEGIN IMMEDIATE;", nullptr)) {
+        log_failure(db, operation);
+        return false;
+    }
+    if (!body()) {
+        exec(db, "ROLLBACK;", nullptr);
+        return false;
+    }
+    if (!exec(db, "COMMIT;", nullptr)) {
+        log_failure(db, operation);
+        exec(db, "ROLLBACK;", nullptr);
+        return false;
+    }
+    return true;
+}
+
 }  // namespace db
 
 }  // namespace voxa::registry
