@@ -83,9 +83,15 @@ std::vector<uint8_t> signed_message(const Record& r) {
     return with_context(r.kind == Kind::kRelay ? kRriContext : kNriContext, encode(r), crypto::kSignatureBytes);
 }
 
-}  // namespace
+Refusal check_size(std::size_t encoded_bytes, std::string* why) {
+    // Every field within its limit can still add up to more than a record may be.
+    if (encoded_bytes > kRecordBytesMax)
+        return refuse(Refusal::kTooLarge, why, "record: larger than " + std::to_string(kRecordBytesMax) + " bytes");
+    return Refusal::kNone;
+}
 
-Refusal check_fields(const Record& r, std::string* why) {
+// Every field on its own (the record's encoded size is checked apart: callers often hold the encoding already).
+Refusal check_field_values(const Record& r, std::string* why) {
     Names const n = names_of(r.kind);
     if (r.kind != Kind::kNode && r.kind != Kind::kRelay) return refuse(Refusal::kBadField, why, "kind: not 1 or 2");
     for (const std::string* text : {&r.type, &r.backend, &r.ipv4, &r.ipv6}) {
@@ -131,10 +137,14 @@ Refusal check_fields(const Record& r, std::string* why) {
     if (r.updated_s >= r.expires_s) return refuse(Refusal::kBadField, why, "expires: not after updated");
     if (r.expires_s - r.updated_s > kRecordLifetimeMaxS)
         return refuse(Refusal::kBadField, why, "expires: more than 30 days after updated");
-    // Every field within its limit can still add up to more than a record may be.
-    if (encode(r).size() > kRecordBytesMax)
-        return refuse(Refusal::kTooLarge, why, "record: larger than " + std::to_string(kRecordBytesMax) + " bytes");
     return Refusal::kNone;
+}
+
+}  // namespace
+
+Refusal check_fields(const Record& r, std::string* why) {
+    if (Refusal const f = check_field_values(r, why); f != Refusal::kNone) return f;
+    return check_size(encode(r).size(), why);   // encode only once every string is within its limit
 }
 
 std::vector<uint8_t> encode(const Record& r) {
@@ -228,7 +238,8 @@ Refusal decode(std::span<const uint8_t> bytes, Record* out, std::string* why) {
     rd.raw("link_descriptor", &r.link_descriptor);
     rd.raw("signature", &r.signature);
     if (Refusal const f = rd.finish("record", why); f != Refusal::kNone) return f;
-    if (Refusal const f = check_fields(r, why); f != Refusal::kNone) return f;
+    // The size was checked above: these bytes are the record's one encoding.
+    if (Refusal const f = check_field_values(r, why); f != Refusal::kNone) return f;
     if (out != nullptr) *out = std::move(r);
     return Refusal::kNone;
 }
@@ -251,7 +262,9 @@ void sign_with_link(Record& r, const crypto::Identity& self, bool relay, uint64_
 
 Refusal verify(const Record& r, uint64_t now_s, std::string* why) {
     Names const n = names_of(r.kind);
-    if (Refusal const f = check_fields(r, why); f != Refusal::kNone) return f;
+    if (Refusal const f = check_field_values(r, why); f != Refusal::kNone) return f;
+    std::vector<uint8_t> const bytes = encode(r);   // once: for the size and the signed message
+    if (Refusal const f = check_size(bytes.size(), why); f != Refusal::kNone) return f;
     if (crypto::node_id_of(r.public_key) != r.id)
         return refuse(Refusal::kKeyMismatch, why, std::string(n.id) + ": not BLAKE2b-256 of public_key");
 
@@ -288,7 +301,8 @@ Refusal verify(const Record& r, uint64_t now_s, std::string* why) {
                                   with_context(directory::kDescriptorContext, r.link_descriptor, crypto::kSignatureBytes),
                                   descriptor_signature))
         return refuse(Refusal::kBadSignature, why, "link_descriptor: bad signature");
-    std::vector<uint8_t> const message = signed_message(r);
+    std::vector<uint8_t> const message =
+        with_context(r.kind == Kind::kRelay ? kRriContext : kNriContext, bytes, crypto::kSignatureBytes);
     if (!crypto::Identity::verify(r.public_key, message, r.signature))
         return refuse(Refusal::kBadSignature, why, "signature: does not verify with public_key");
     return Refusal::kNone;
