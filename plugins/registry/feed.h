@@ -31,7 +31,7 @@ namespace voxa::registry {
 using LinkDescriptor = std::array<uint8_t, directory::kDescriptorBytes>;
 
 class Feed {
-  public:
+public:
     // Sends one command's JSON; 0 once queued, negative errno otherwise.
     using SendFn = std::function<int(const std::string& command_json)>;
     static constexpr std::size_t kDescriptorsPerCommand = 3;  // keeps each command well inside one ring slot
@@ -53,7 +53,7 @@ class Feed {
     void resend_all();
     std::size_t pushed() const;
 
-  private:
+private:
     SendFn send_;
     mutable std::mutex mutex_;
     std::map<NodeId, LinkDescriptor> pushed_;  // what the data plane holds, as far as we know

@@ -38,7 +38,7 @@ struct Central {
 };
 
 class Member {
-  public:
+public:
     Member(Registry& registry, std::vector<Central> centrals);
     ~Member();
     Member(const Member&) = delete;
@@ -55,7 +55,7 @@ class Member {
     // wait. Public for tests, which drive it without the thread.
     uint32_t step();
 
-  private:
+private:
     bool do_register();
     bool do_heartbeat();
     void do_poll();   // a failure is logged and counted in status()

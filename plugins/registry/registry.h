@@ -73,7 +73,7 @@ struct Reply {
 Reply error_reply(int rc, std::string_view code, std::string_view message);
 
 class Registry {
-  public:
+public:
     struct Options {
         // Wall-clock unix seconds; tests move time by hand. Default: the system clock.
         std::function<uint64_t()> now_s;
@@ -144,7 +144,7 @@ class Registry {
     nlohmann::json member_status() const;
     nlohmann::json dht_status() const;
 
-  private:
+private:
     Registry(const voxa_host* host, Options options, crypto::Identity identity);
     void refresh_own(bool force);
     std::map<NodeId, LinkDescriptor> live_descriptors();

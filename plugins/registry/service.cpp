@@ -84,7 +84,7 @@ json record_json(const StoredRecord& s) {
 }
 
 class ServiceCall {
-  public:
+public:
     ServiceCall(Registry& r, Caller c) : r_(r), c_(std::move(c)), now_(r.now_s()) {}
 
     // Permission: "local" is this node's operator (everything); "token" is checked by Auth for `scope`.
@@ -641,7 +641,7 @@ class ServiceCall {
         return {0, {{"success", true}, {"result", in.result}, {"name", to_json(n)}}};
     }
 
-  private:
+private:
     Registry& r_;
     Caller c_;
     uint64_t now_;

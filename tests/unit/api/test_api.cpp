@@ -5,7 +5,6 @@
 #include <voxa/plugin_abi.h>
 
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -19,120 +18,42 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <cstdio>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
+
+#include "../support/test_host.h"   // relative: this binary has only include/ on its path
 
 namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-// ---- the test host ----
+// ---- the test host (support/test_host.h): node.* answer fixed JSON, other services are absent ----
 
-struct Answer {
-    int rc = 0;
-    std::string body;
-};
-
-class TestHost {
+class NodeHost : public voxa::test::TestHost {
 public:
-    TestHost() {
-        host_.struct_size = sizeof(voxa_host);
-        host_.abi_minor = VOXA_PLUGIN_ABI_MINOR;
-        host_.ctx = this;
-        host_.call = &TestHost::call;
-        host_.alloc_buffer = [](void*, size_t n) { return static_cast<char*>(std::malloc(n)); };
-        host_.free_buffer = [](void*, char* b) { std::free(b); };
-        host_.register_service = [](void*, const char*, voxa_service_fn, void*) { return -ENOSYS; };
-        host_.publish = [](void*, const char*, const char*) { return -ENOSYS; };
-        host_.subscribe = [](void*, const char*, voxa_event_fn, void*) { return -ENOSYS; };
-        host_.store_put = [](void*, const char*, const char*) { return -ENOSYS; };
-        host_.store_get = [](void*, const char*, char**) { return -ENOSYS; };
-        host_.store_delete = [](void*, const char*) { return -ENOSYS; };
-        host_.store_list = [](void*, const char*, char**) { return -ENOSYS; };
-        host_.log = [](void* ctx, int level, const char* message, const char* fields) {
-            auto* self = static_cast<TestHost*>(ctx);
-            std::lock_guard lock(self->mu_);
-            self->logs_.push_back(std::to_string(level) + " " + message + (fields ? std::string(" ") + fields : ""));
-        };
-        host_.dataplane_command = [](void*, const char*) { return -ENOSYS; };
-        host_.timer_add = [](void*, uint32_t, voxa_timer_fn, void*, uint64_t*) { return -ENOSYS; };
-        host_.timer_cancel = [](void*, uint64_t) { return -ENOSYS; };
-
-        answers_["node.health"] = {0, R"({"status":"ok","control":{"pid":1,"epoch":1,"uptime_s":12},)"
-                                      R"("dataplane":{"up":true,"pid":2,"epoch":3,"heartbeat_age_ms":5}})"};
-        answers_["node.ready"] = {0, R"({"ready":true,"reasons":[]})"};
+    NodeHost() {
+        set("node.health", 0, R"({"status":"ok","control":{"pid":1,"epoch":1,"uptime_s":12},)"
+                              R"("dataplane":{"up":true,"pid":2,"epoch":3,"heartbeat_age_ms":5}})");
+        set("node.ready", 0, R"({"ready":true,"reasons":[]})");
         for (const char* m : {"system", "status", "version", "settings", "overview", "local_nri", "local_rri", "peers",
                               "circuits", "paths"}) {
-            answers_[std::string("node.") + m] = {0, json{{"answer_of", m}}.dump()};
+            set(std::string("node.") + m, 0, json{{"answer_of", m}}.dump());
         }
-        answers_["node.stats"] = {0, R"({"dataplane":{"up":true,"epoch":3},)"
-                                     R"("counters":[{"name":"rx_packets","kind":"counter"},{"name":"sessions_up","kind":"gauge"},)"
-                                     R"({"name":"cpu_ns","kind":"counter"}],)"
-                                     R"("workers":[{"worker":0,"values":{"rx_packets":10,"sessions_up":2,"cpu_ns":1500000000}},)"
-                                     R"({"worker":1,"values":{"rx_packets":7,"sessions_up":1}}],"totals":{"rx_packets":17}})"};
-        answers_["node.reload"] = {0, R"({"success":true,"applied":[],"restart_required":[]})"};
-        answers_["node.drain"] = {0, R"({"success":true,"draining":true,"deadline_s":10})"};
-        answers_["node.log_level"] = {0, R"({"success":true,"level":"debug"})"};
+        set("node.stats", 0, R"({"dataplane":{"up":true,"epoch":3},)"
+                             R"("counters":[{"name":"rx_packets","kind":"counter"},{"name":"sessions_up","kind":"gauge"},)"
+                             R"({"name":"cpu_ns","kind":"counter"}],)"
+                             R"("workers":[{"worker":0,"values":{"rx_packets":10,"sessions_up":2,"cpu_ns":1500000000}},)"
+                             R"({"worker":1,"values":{"rx_packets":7,"sessions_up":1}}],"totals":{"rx_packets":17}})");
+        set("node.reload", 0, R"({"success":true,"applied":[],"restart_required":[]})");
+        set("node.drain", 0, R"({"success":true,"draining":true,"deadline_s":10})");
+        set("node.log_level", 0, R"({"success":true,"level":"debug"})");
     }
-
-    const voxa_host* host() const { return &host_; }
-
-    void set(const std::string& key, int rc, const std::string& body) {
-        std::lock_guard lock(mu_);
-        answers_[key] = {rc, body};
-    }
-    void remove(const std::string& key) {
-        std::lock_guard lock(mu_);
-        answers_.erase(key);
-    }
-    // The last input a service.method received ("" when never called).
-    std::string last_input(const std::string& key) {
-        std::lock_guard lock(mu_);
-        auto it = inputs_.find(key);
-        return it == inputs_.end() ? "" : it->second;
-    }
-    int calls(const std::string& key) {
-        std::lock_guard lock(mu_);
-        return calls_[key];
-    }
-    std::string logs() {
-        std::lock_guard lock(mu_);
-        std::string all;
-        for (auto& l : logs_) all += l + "\n";
-        return all;
-    }
-
-private:
-    static int call(void* ctx, const char* service, const char* method, const char* json_in, char** json_out) {
-        auto* self = static_cast<TestHost*>(ctx);
-        *json_out = nullptr;
-        std::string key = std::string(service) + "." + method;
-        std::lock_guard lock(self->mu_);
-        self->inputs_[key] = json_in ? json_in : "{}";
-        self->calls_[key] += 1;
-        auto it = self->answers_.find(key);
-        if (it == self->answers_.end()) return -ENOENT;   // "no such service", as the real host says
-        if (!it->second.body.empty()) {
-            *json_out = static_cast<char*>(std::malloc(it->second.body.size() + 1));
-            std::memcpy(*json_out, it->second.body.c_str(), it->second.body.size() + 1);
-        }
-        return it->second.rc;
-    }
-
-    voxa_host host_{};
-    std::mutex mu_;
-    std::map<std::string, Answer> answers_;
-    std::map<std::string, std::string> inputs_;
-    std::map<std::string, int> calls_;
-    std::vector<std::string> logs_;
 };
 
 // ---- a tiny HTTP/1.1 client (one request per connection) ----
@@ -214,15 +135,7 @@ Response http(uint16_t port, const std::string& method, const std::string& path,
 // ---- the plugin under test ----
 
 const voxa_plugin* plugin() {
-    static const voxa_plugin* p = [] {
-        void* so = ::dlopen(VOXA_API_MODULE, RTLD_NOW | RTLD_LOCAL);
-        if (so == nullptr) {
-            ADD_FAILURE() << "dlopen " << VOXA_API_MODULE << ": " << ::dlerror();
-            return static_cast<const voxa_plugin*>(nullptr);
-        }
-        auto entry = reinterpret_cast<voxa_plugin_entry_fn>(::dlsym(so, VOXA_PLUGIN_ENTRY_SYMBOL));
-        return entry ? entry() : nullptr;
-    }();
+    static const voxa_plugin* p = voxa::test::load_plugin(VOXA_API_MODULE);
     return p;
 }
 
@@ -282,7 +195,7 @@ protected:
         return http(port_, "POST", path, body, h);
     }
 
-    TestHost host_;
+    NodeHost host_;
     void* instance_ = nullptr;
     std::string dir_;
     std::string token_;
@@ -317,13 +230,13 @@ TEST(ApiPlugin, CreateRejectsBadConfigNamingTheKey) {
         {{{"api-token-required-for-reads", "yes"}}, json::object(), "api-token-required-for-reads"},
     };
     for (auto& c : cases) {
-        TestHost host;
+        NodeHost host;
         void* inst = nullptr;
         std::string cfg = config_for(dir, c.settings, c.plugin).dump();
         EXPECT_NE(plugin()->create(host.host(), cfg.c_str(), &inst), 0) << c.key;
         EXPECT_NE(host.logs().find(c.key), std::string::npos) << host.logs();
     }
-    TestHost host;
+    NodeHost host;
     void* inst = nullptr;
     EXPECT_NE(plugin()->create(host.host(), "not json", &inst), 0);
     fs::remove_all(dir);
@@ -332,7 +245,7 @@ TEST(ApiPlugin, CreateRejectsBadConfigNamingTheKey) {
 TEST(ApiPlugin, TokenFileIsCreatedPrivateAndReused) {
     ASSERT_NE(plugin(), nullptr);
     std::string dir = temp_dir();
-    TestHost host;
+    NodeHost host;
     void* inst = nullptr;
     std::string cfg = config_for(dir).dump();
     ASSERT_EQ(plugin()->create(host.host(), cfg.c_str(), &inst), 0) << host.logs();

@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +28,7 @@
 #include "shm/node_segment.h"
 #include "shm/segment.h"
 #include "shm/stats.h"
+#include "support/test_support.h"
 
 namespace voxa::daemon {
 namespace {
@@ -37,15 +37,7 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-// Polls `ok` every 10 ms until it holds or `timeout` passes.
-bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds timeout = 5s) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-        if (ok()) return true;
-        std::this_thread::sleep_for(10ms);
-    }
-    return ok();
-}
+using voxa::test::eventually;
 
 uint16_t free_udp_port() {
     const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);

@@ -1,10 +1,22 @@
-// A fully populated, signed record: every field the canonical encoding carries, for the record tests and the
-// verification benchmark (bench/micro/registry_bench.cpp), so both measure and check the same thing.
+// What the registry tests share: fixed identities, and a fully populated, signed record (every field the
+// canonical encoding carries) for the record tests and the verification benchmark
+// (bench/micro/registry_bench.cpp), so both measure and check the same thing.
 #pragma once
 
+#include <array>
+#include <cstdint>
+
+#include "crypto/identity.h"
 #include "registry/record.h"
 
 namespace voxa::registry::test {
+
+// The node identity seeded with 32 bytes of `n`: the same n is the same node in every test.
+inline crypto::Identity identity(uint8_t n) {
+    std::array<uint8_t, 32> seed{};
+    seed.fill(n);
+    return crypto::Identity::from_seed(seed);
+}
 
 inline Record sample_record(const crypto::Identity& id, Kind kind, uint64_t now_s) {
     Record r;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "registry/name_record.h"
+#include "sample_record.h"
 
 namespace voxa::registry {
 namespace {
@@ -12,11 +13,7 @@ using nlohmann::json;
 
 constexpr uint64_t kNow = 1'800'000'000;
 
-crypto::Identity identity(uint8_t n) {
-    std::array<uint8_t, 32> seed{};
-    seed.fill(n);
-    return crypto::Identity::from_seed(seed);
-}
+using test::identity;
 
 NameRecord claim(const crypto::Identity& owner, const std::string& name, uint64_t sequence,
                  std::optional<PublicKey> transfer_to = std::nullopt) {

@@ -26,11 +26,7 @@ std::string numbered(char prefix, int i) {
     return buf;
 }
 
-crypto::Identity identity(uint8_t n) {
-    std::array<uint8_t, 32> seed{};
-    seed.fill(n);
-    return crypto::Identity::from_seed(seed);
-}
+using test::identity;
 
 std::array<uint8_t, directory::kDescriptorBytes> descriptor(const crypto::Identity& id, const std::string& host,
                                                              uint16_t port, uint32_t capacity, bool relay,

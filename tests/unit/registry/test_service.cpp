@@ -1,31 +1,25 @@
 // The registry plugin's "registry" service (plugins/registry/registry.h, service.cpp) driven directly with
 // the envelopes the api plugin builds, on a real registry.db in a temporary folder, with a clock the test
-// moves. A small test voxa_host records what the plugin sends to the data plane and publishes; the real data
-// plane is exercised by the integration test (tests/integration/test_registry.py).
-#include <arpa/inet.h>
+// moves. A test voxa_host (support/test_host.h) records what the plugin sends to the data plane and
+// publishes, and routes service calls to the services registered with it; the real data plane is exercised by
+// the integration test (tests/integration/test_registry.py). The member role talks HTTP to the real api
+// plugin (voxa_api.so, dlopened) in front of a central registry.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <sodium.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
-#include <thread>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
+#include "control/control_test_util.h"
 #include "registry/auth.h"
 #ifdef VOXA_REGISTRY_DHT
 #include "registry/dht_backend.h"
@@ -33,84 +27,23 @@
 #include "registry/name_record.h"
 #include "registry/record.h"
 #include "registry/registry.h"
+#include "sample_record.h"
+#include "support/test_host.h"
+#include "support/test_support.h"
 
 namespace voxa::registry {
 namespace {
 
 using nlohmann::json;
+using namespace std::chrono_literals;
+using voxa::test::eventually;
+using voxa::test::TestHost;
 
 constexpr uint64_t kStart = 1'800'000'000;
 
-// ---- a voxa_host that records ----
-
-struct TestHost {
-    voxa_host table{};
-    std::mutex mutex;
-    std::vector<json> commands;                        // dataplane_command
-    std::vector<std::pair<std::string, json>> events;  // publish
-    std::vector<std::string> logs;
-    int dataplane_rc = 0;
-
-    TestHost() {
-        table.struct_size = sizeof(voxa_host);
-        table.abi_minor = VOXA_PLUGIN_ABI_MINOR;
-        table.ctx = this;
-        table.call = [](void*, const char*, const char*, const char*, char** out) {
-            *out = nullptr;
-            return -ENOENT;
-        };
-        table.alloc_buffer = [](void*, size_t n) { return static_cast<char*>(std::malloc(n)); };
-        table.free_buffer = [](void*, char* b) { std::free(b); };
-        table.register_service = [](void*, const char*, voxa_service_fn, void*) { return 0; };
-        table.publish = [](void* ctx, const char* topic, const char* j) {
-            auto* h = static_cast<TestHost*>(ctx);
-            std::lock_guard lock(h->mutex);
-            h->events.emplace_back(topic, json::parse(j));
-            return 0;
-        };
-        table.subscribe = [](void*, const char*, voxa_event_fn, void*) { return 0; };
-        table.store_put = [](void*, const char*, const char*) { return -EIO; };
-        table.store_get = [](void*, const char*, char**) { return -EIO; };
-        table.store_delete = [](void*, const char*) { return -EIO; };
-        table.store_list = [](void*, const char*, char**) { return -EIO; };
-        table.log = [](void* ctx, int, const char* message, const char* fields) {
-            auto* h = static_cast<TestHost*>(ctx);
-            std::lock_guard lock(h->mutex);
-            h->logs.push_back(std::string(message) + (fields != nullptr ? std::string(" ") + fields : ""));
-        };
-        table.dataplane_command = [](void* ctx, const char* command) {
-            auto* h = static_cast<TestHost*>(ctx);
-            std::lock_guard lock(h->mutex);
-            if (h->dataplane_rc != 0)
-                return h->dataplane_rc;
-            h->commands.push_back(json::parse(command));
-            return 0;
-        };
-        table.timer_add = [](void*, uint32_t, voxa_timer_fn, void*, uint64_t* id) {
-            *id = 1;
-            return 0;
-        };
-        table.timer_cancel = [](void*, uint64_t) { return 0; };
-    }
-    std::vector<json> take_commands() {
-        std::lock_guard lock(mutex);
-        return std::exchange(commands, {});
-    }
-    std::size_t count_events(const std::string& topic) {
-        std::lock_guard lock(mutex);
-        std::size_t n = 0;
-        for (const auto& e : events) n += e.first == topic ? 1 : 0;
-        return n;
-    }
-};
-
 // ---- identities and records of other nodes ----
 
-crypto::Identity identity(uint8_t n) {
-    std::array<uint8_t, 32> seed{};
-    seed.fill(n);
-    return crypto::Identity::from_seed(seed);
-}
+using test::identity;
 
 Record make_record(const crypto::Identity& id, Kind kind, uint64_t now, uint64_t sequence,
                    const std::string& ip = "10.1.0.2", uint16_t port = 9000, uint64_t lifetime_s = 3600) {
@@ -134,19 +67,12 @@ Record make_record(const crypto::Identity& id, Kind kind, uint64_t now, uint64_t
 // ---- the fixture: a registry on a temporary data folder ----
 
 class RegistryService : public testing::Test {
-  protected:
+protected:
     void SetUp() override {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "voxa-registry-test-XXXXXX").string();
-        ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-        root_ = tmpl;
+        ASSERT_FALSE(root_.empty()) << "mkdtemp failed";
         std::filesystem::create_directories(root_ / "config");
         std::filesystem::create_directories(root_ / "data");
         write_p2p(json{{"host", "127.0.0.1"}, {"port", 9100}, {"relay", true}, {"capacity", 50}});
-    }
-    void TearDown() override {
-        registry_.reset();
-        std::error_code ec;
-        std::filesystem::remove_all(root_, ec);
     }
     void write_p2p(const json& p2p) { std::ofstream(root_ / "config" / "p2p.json") << p2p.dump(); }
     json config_json() const {
@@ -160,7 +86,7 @@ class RegistryService : public testing::Test {
         std::string error;
         Registry::Options o;
         o.now_s = [this] { return now_.load(); };
-        registry_ = Registry::create(&host_.table, config_json(), o, &error);
+        registry_ = Registry::create(host_.host(), config_json(), o, &error);
         if (registry_) {
             std::string const e = registry_->start();
             if (!e.empty())
@@ -225,7 +151,8 @@ class RegistryService : public testing::Test {
         return {updated, removed};
     }
 
-    std::filesystem::path root_;
+    cp::test::TempDir dir_;  // destroyed last: after the registries close their registry.db
+    std::filesystem::path const root_ = dir_.path();
     std::atomic<uint64_t> now_{kStart};
     json plugin_ = json{{"heartbeat_interval_s", 2}, {"down_after_s", 6}, {"purge_after_s", 60}};
     TestHost host_;
@@ -427,9 +354,9 @@ TEST_F(RegistryService, MissingHeartbeatsMarkDownAndTheFeedRemoves) {
 
     // A data plane that refuses (down) gets everything once it is back.
     now_ += 100;
-    host_.dataplane_rc = -EAGAIN;
+    host_.set_dataplane_rc(-EAGAIN);
     registry_->tick();
-    host_.dataplane_rc = 0;
+    host_.set_dataplane_rc(0);
     registry_->tick();
     auto [updated3, removed3] = feed_changes();
     EXPECT_EQ(removed3.size(), 2u) << "both silent past down_after_s";
@@ -652,7 +579,7 @@ TEST_F(RegistryService, MemberRoleWhenABootstrapNodeHasAnApiPort) {
     Registry::Options o;
     o.now_s = [this] { return now_.load(); };
     o.start_role = false;
-    registry_ = Registry::create(&host_.table, config_json(), o, &error);
+    registry_ = Registry::create(host_.host(), config_json(), o, &error);
     ASSERT_NE(registry_, nullptr) << error;
     EXPECT_EQ(registry_->role(), Role::kMember);
     Reply c = call("challenge", {{"public_key", to_hex(identity(21).peer().ed25519)}});
@@ -660,117 +587,78 @@ TEST_F(RegistryService, MemberRoleWhenABootstrapNodeHasAnApiPort) {
     EXPECT_EQ(code(c), "not_a_registry");
 }
 
-// ---- the member role against a central registry behind a minimal HTTP front (what the api plugin does) ----
+// ---- the member role against a central registry behind the real api plugin ----
 
-// Serves the routes the member uses by calling `central`'s service, one request per connection, until
-// destroyed.
-class MiniApi {
-  public:
-    explicit MiniApi(Registry& central) : central_(central) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int one = 1;
-        ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-        EXPECT_EQ(::listen(fd_, 16), 0);
-        socklen_t len = sizeof a;
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-        port_ = ntohs(a.sin_port);
-        thread_ = std::thread([this] { run(); });
-    }
-    ~MiniApi() {
-        stop_ = true;
-        ::shutdown(fd_, SHUT_RDWR);
-        ::close(fd_);
-        thread_.join();
-    }
-    uint16_t port() const { return port_; }
-    std::atomic<int> requests{0};
+// How long the member may take to register, poll or re-register over HTTP (it polls every second here).
+constexpr auto kMemberWait = 8s;
 
-  private:
-    void run() {
-        static const std::map<std::string, std::string> kRoutes = {
-            {"POST /registry/challenge", "challenge"},
-            {"POST /registry/register", "register"},
-            {"POST /registry/heartbeat", "heartbeat"},
-            {"POST /registry/deregister", "deregister"},
-            {"GET /data/discover_relays/", "discover_relays"},
-            {"GET /data/discover_nodes/", "discover_nodes"},
-            {"GET /registry/names", "resolve"},
-            {"POST /registry/names", "put_name"}};
-        while (!stop_) {
-            int const c = ::accept(fd_, nullptr, nullptr);
-            if (c < 0)
-                return;
-            std::string in;
-            char buf[4096];
-            std::size_t need = std::string::npos;
-            while (true) {
-                ssize_t const n = ::read(c, buf, sizeof buf);
-                if (n <= 0)
-                    break;
-                in.append(buf, std::size_t(n));
-                std::size_t const end = in.find("\r\n\r\n");
-                if (end == std::string::npos)
-                    continue;
-                if (need == std::string::npos) {
-                    std::size_t length = 0;
-                    std::size_t const cl = in.find("Content-Length: ");
-                    if (cl != std::string::npos && cl < end)
-                        length = std::stoul(in.substr(cl + 16));
-                    need = end + 4 + length;
-                }
-                if (in.size() >= need)
-                    break;
-            }
-            ++requests;
-            std::string const line = in.substr(0, in.find(" HTTP/1.1"));
-            json body = json::object();
-            if (std::size_t const end = in.find("\r\n\r\n"); end != std::string::npos && end + 4 < in.size())
-                body = json::parse(in.substr(end + 4), nullptr, false);
-            auto it = kRoutes.find(line);
-            Reply r =
-                it == kRoutes.end()
-                    ? error_reply(-ENOENT, "not_found", line)
-                    : central_.call(it->second, {{"peer", "127.0.0.1"}, {"auth", "none"}, {"body", body}});
-            int const status = r.rc == 0         ? 200
-                               : r.rc == -EINVAL ? 400
-                               : r.rc == -EPERM  ? 403
-                               : r.rc == -ENOENT ? 404
-                                                 : 503;
-            std::string const text = r.body.dump();
-            std::string const out = "HTTP/1.1 " + std::to_string(status) +
-                                    " X\r\nContent-Type: application/json\r\n"
-                                    "Content-Length: " +
-                                    std::to_string(text.size()) + "\r\nConnection: close\r\n\r\n" + text;
-            (void)!::write(c, out.data(), out.size());
-            ::close(c);
-        }
-    }
+#ifdef VOXA_API_MODULE
+constexpr const char* kApiModule = VOXA_API_MODULE;
+#else
+constexpr const char* kApiModule = nullptr;  // not built (no Pistache): the member test is skipped
+#endif
 
-    Registry& central_;
-    int fd_ = -1;
-    uint16_t port_ = 0;
-    std::atomic<bool> stop_{false};
-    std::thread thread_;
-};
-
-// Waits (real time, bounded) until `done` holds.
-bool eventually(const std::function<bool()>& done, int timeout_ms = 8000) {
-    for (int waited = 0; waited < timeout_ms; waited += 20) {
-        if (done())
-            return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return done();
+// The api plugin, loaded once; nullptr (with a test failure) when it cannot be.
+const voxa_plugin* api_plugin() {
+    static const voxa_plugin* const p = voxa::test::load_plugin(kApiModule);
+    return p;
 }
 
+// One api plugin instance serving HTTP on 127.0.0.1 (an ephemeral port) over `host`, whose "registry" service
+// is the central registry's; its token and port file go to `dir`. Stopped and destroyed with this object.
+// port() is 0 when it did not start (with a test failure).
+class ApiFront {
+public:
+    ApiFront(const voxa_host* host, const std::filesystem::path& dir) {
+        const voxa_plugin* p = api_plugin();
+        if (p == nullptr)
+            return;
+        std::filesystem::create_directories(dir);
+        json const config = {{"name", "api"},
+                             {"config_dir", dir.string()},
+                             {"data_dir", dir.string()},
+                             {"settings", {{"server-settings", {{"host", "127.0.0.1"}, {"port", 0}}}}},
+                             {"plugin", json::object()}};
+        std::string const text = config.dump();
+        if (int const rc = p->create(host, text.c_str(), &instance_); rc != 0) {
+            ADD_FAILURE() << "api create: " << rc;
+            instance_ = nullptr;
+            return;
+        }
+        if (int const rc = p->start(instance_); rc != 0) {
+            ADD_FAILURE() << "api start: " << rc;
+            return;
+        }
+        std::string const port = cp::test::read_file(dir / "run" / "api_port");
+        if (port.empty() || port.find_first_not_of("0123456789\n") != std::string::npos) {
+            ADD_FAILURE() << "run/api_port: \"" << port << "\"";
+            return;
+        }
+        port_ = uint16_t(std::stoul(port));
+    }
+    ~ApiFront() {
+        if (instance_ != nullptr) {
+            api_plugin()->stop(instance_);
+            api_plugin()->destroy(instance_);
+        }
+    }
+    ApiFront(const ApiFront&) = delete;
+    ApiFront& operator=(const ApiFront&) = delete;
+    uint16_t port() const { return port_; }
+
+private:
+    void* instance_ = nullptr;
+    uint16_t port_ = 0;
+};
+
 TEST_F(RegistryService, MemberRegistersHeartbeatsPollsAndReRegisters) {
+    if (kApiModule == nullptr)
+        GTEST_SKIP() << "the api plugin is not built (no Pistache): the member role needs it in front of the "
+                        "central registry";
     plugin_["poll_interval_s"] = 1;
-    ASSERT_EQ(create(), "");  // the central registry
-    MiniApi api(*registry_);
+    ASSERT_EQ(create(), "");  // the central registry, its "registry" service registered with host_
+    ApiFront api(host_.host(), root_ / "api");
+    ASSERT_NE(api.port(), 0) << host_.logs();
     // The member: its own folders, p2p.json naming the central registry with its key and API port.
     std::filesystem::path const mroot = root_ / "member";
     std::filesystem::create_directories(mroot / "config");
@@ -795,7 +683,7 @@ TEST_F(RegistryService, MemberRegistersHeartbeatsPollsAndReRegisters) {
     Registry::Options o;
     o.now_s = [this] { return now_.load(); };
     std::string error;
-    std::unique_ptr<Registry> member = Registry::create(&member_host.table, mconfig, o, &error);
+    std::unique_ptr<Registry> member = Registry::create(member_host.host(), mconfig, o, &error);
     ASSERT_NE(member, nullptr) << error;
     EXPECT_EQ(member->role(), Role::kMember);
     ASSERT_EQ(member->start(), "");
@@ -804,35 +692,47 @@ TEST_F(RegistryService, MemberRegistersHeartbeatsPollsAndReRegisters) {
 
     // Registered (a session at the central registry, the member's records live there) ...
     // (The session opens before the records are stored: wait for both.)
-    ASSERT_TRUE(eventually([&] {
-        return call("sessions", json::object(), "local").body["sessions"].size() == 1 &&
-               call("fetch_rri", json::object(), "none", {{"relay_id", member_id}}).rc == 0;
-    })) << member->call("status", {{"auth", "local"}}).body.dump();
+    ASSERT_TRUE(eventually(
+        [&] {
+            return call("sessions", json::object(), "local").body["sessions"].size() == 1 &&
+                   call("fetch_rri", json::object(), "none", {{"relay_id", member_id}}).rc == 0;
+        },
+        kMemberWait))
+        << member->call("status", {{"auth", "local"}}).body.dump();
     Reply at_central = call("fetch_rri", json::object(), "none", {{"relay_id", member_id}});
     ASSERT_EQ(at_central.rc, 0);
     EXPECT_EQ(at_central.body["rri"]["live"], true);
     // ... and the central registry's live set polled, verified and cached by the member, then fed to its data
     // plane.
-    ASSERT_TRUE(eventually([&] {
-        return member->call("fetch_rri", {{"auth", "local"}, {"query", {{"relay_id", central_id}}}}).rc == 0;
-    }));
+    ASSERT_TRUE(eventually(
+        [&] {
+            return member->call("fetch_rri", {{"auth", "local"}, {"query", {{"relay_id", central_id}}}}).rc ==
+                   0;
+        },
+        kMemberWait));
     member->tick();
     bool fed = false;
     for (const json& c : member_host.take_commands())
         if (c["type"] == "peer_update")
             fed = true;
     EXPECT_TRUE(fed);
-    // Names are network-wide: the member's claim reaches the central registry and the central's names reach the
-    // member, each verified on arrival.
+    // Names are network-wide: the member's claim reaches the central registry and the central's names reach
+    // the member, each verified on arrival.
     ASSERT_EQ(member->call("sign_name", {{"auth", "local"}, {"body", {{"name", "member.voxa"}}}}).rc, 0);
     ASSERT_EQ(call("sign_name", {{"name", "central.voxa"}}, "local").rc, 0);
-    now_ += 2;   // the next poll is due (the member's clock is the test's)
-    EXPECT_TRUE(eventually([&] {
-        return call("resolve", json::object(), "none", {{"name", "member.voxa"}}).rc == 0;
-    })) << "the member's name did not reach the central registry";
-    EXPECT_TRUE(eventually([&] {
-        return member->call("resolve", {{"auth", "none"}, {"query", {{"name", "central.voxa"}}}}).rc == 0;
-    })) << "the central registry's name did not reach the member";
+    now_ += 2;  // the next poll is due (the member's clock is the test's)
+    EXPECT_TRUE(eventually(
+        [&] {
+            return call("resolve", json::object(), "none", {{"name", "member.voxa"}}).rc == 0;
+        },
+        kMemberWait))
+        << "the member's name did not reach the central registry";
+    EXPECT_TRUE(eventually(
+        [&] {
+            return member->call("resolve", {{"auth", "none"}, {"query", {{"name", "central.voxa"}}}}).rc == 0;
+        },
+        kMemberWait))
+        << "the central registry's name did not reach the member";
     json status = member->call("status", {{"auth", "local"}}).body;
     EXPECT_EQ(status["role"], "member");
     ASSERT_EQ(status["central"].size(), 1u);
@@ -844,9 +744,12 @@ TEST_F(RegistryService, MemberRegistersHeartbeatsPollsAndReRegisters) {
     now_ += 3601;
     registry_->tick();
     member->tick();  // the host's timer: own records re-signed (they expired with the jump)
-    ASSERT_TRUE(eventually([&] {
-        return member->call("status", {{"auth", "local"}}).body["central"][0]["registrations"] == 2;
-    })) << member->call("status", {{"auth", "local"}}).body.dump();
+    ASSERT_TRUE(eventually(
+        [&] {
+            return member->call("status", {{"auth", "local"}}).body["central"][0]["registrations"] == 2;
+        },
+        kMemberWait))
+        << member->call("status", {{"auth", "local"}}).body.dump();
     EXPECT_EQ(call("sessions", json::object(), "local").body["sessions"].size(), 1u);
     // Stopping deregisters: the central registry drops the node at once.
     member->stop();
@@ -858,14 +761,17 @@ TEST_F(RegistryService, MemberRegistersHeartbeatsPollsAndReRegisters) {
     crypto::Identity const impostor = identity(30);
     member_p2p(impostor.peer());
     std::filesystem::remove(mroot / "data" / "registry.db");
-    member = Registry::create(&member_host.table, mconfig, o, &error);
+    member = Registry::create(member_host.host(), mconfig, o, &error);
     ASSERT_NE(member, nullptr) << error;
     ASSERT_EQ(member->start(), "");
-    ASSERT_TRUE(eventually([&] {
-        json const s = member->call("status", {{"auth", "local"}}).body;
-        return s["central"][0]["last_error"].get<std::string>().find("not the one in p2p.json") !=
-               std::string::npos;
-    })) << member->call("status", {{"auth", "local"}}).body.dump();
+    ASSERT_TRUE(eventually(
+        [&] {
+            json const s = member->call("status", {{"auth", "local"}}).body;
+            return s["central"][0]["last_error"].get<std::string>().find("not the one in p2p.json") !=
+                   std::string::npos;
+        },
+        kMemberWait))
+        << member->call("status", {{"auth", "local"}}).body.dump();
     EXPECT_EQ(member->call("status", {{"auth", "local"}}).body["central"][0]["registrations"], 0);
     member->stop();
 }
@@ -906,7 +812,7 @@ TEST_F(RegistryService, DhtNodesExchangeVerifiedRecordsAndRefuseForgedOnes) {
     Registry::Options o;
     o.now_s = [this] { return now_.load(); };
     std::string error;
-    std::unique_ptr<Registry> b = Registry::create(&b_host.table, bconfig, o, &error);
+    std::unique_ptr<Registry> b = Registry::create(b_host.host(), bconfig, o, &error);
     ASSERT_NE(b, nullptr) << error;
     ASSERT_EQ(b->start(), "");
     std::string const a_id = to_hex(registry_->identity().id()), b_id = to_hex(b->identity().id());
@@ -916,13 +822,13 @@ TEST_F(RegistryService, DhtNodesExchangeVerifiedRecordsAndRefuseForgedOnes) {
         [&] {
             return b->call("fetch_rri", {{"auth", "local"}, {"query", {{"relay_id", a_id}}}}).rc == 0;
         },
-        15000))
+        15s))
         << b->call("status", {{"auth", "local"}}).body.dump();
     ASSERT_TRUE(eventually(
         [&] {
             return call("fetch_nri", json::object(), "local", {{"node_id", b_id}}).rc == 0;
         },
-        15000))
+        15s))
         << call("status").body.dump();
     registry_->tick();
     EXPECT_EQ(feed_changes().first, std::vector<std::string>{b_id})
@@ -945,7 +851,7 @@ TEST_F(RegistryService, DhtNodesExchangeVerifiedRecordsAndRefuseForgedOnes) {
             return r.value("key_mismatch", 0) + r.value("bad_id", 0) + r.value("bad_signature", 0) >= 1 &&
                    r.value("malformed", 0) + r.value("too_large", 0) >= 1;
         },
-        15000))
+        15s))
         << call("status").body.dump();
     Reply held = call("fetch_nri", json::object(), "local", {{"node_id", b_id}});
     EXPECT_EQ(held.body["nri"]["ipv4"], "127.0.0.1") << "the forged record did not replace b's";
