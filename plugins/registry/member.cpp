@@ -256,6 +256,9 @@ bool Member::do_heartbeat() {
 }
 
 void Member::do_poll() {
+    // The interval runs from the poll's start: what changed at the central registry while it ran is fetched by
+    // the next one, a poll_interval_s after this one began, not after it ended.
+    uint64_t const started = registry_.now_s();
     Central c;
     {
         std::lock_guard lock(mutex_);
@@ -304,7 +307,7 @@ void Member::do_poll() {
     registry_.follow_central(listed);
     sync_names(c);
     std::lock_guard lock(mutex_);
-    last_poll_s_ = registry_.now_s();
+    last_poll_s_ = started;
     ++polls_;
 }
 
