@@ -115,7 +115,8 @@ public:
     std::optional<Record> own_record(Kind kind) const;
     // Verifies `r` and stores it (newest sequence wins); marks it seen when `mark_seen`. `required_id`, when
     // set, must equal r.id (registrations and heartbeats: a session may only speak for its own node). Returns
-    // the store's result or the refusal (counted and published).
+    // the store's result or the refusal (counted and published). `r` comes from decode() or from_json(), which
+    // hold every string within its limit (the identical-to-stored check encodes it before verifying).
     struct Ingest {
         Refusal refusal = Refusal::kNone;
         std::string why;
